@@ -1,0 +1,43 @@
+// results.jsonl: one JSON object per line, fsync'ed after each, so a crash
+// loses at most the test in flight.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace pasidbench {
+
+class JsonlWriter {
+ public:
+  // Opens for append, creating the file and its directory. Throws
+  // std::runtime_error with the path and errno text.
+  explicit JsonlWriter(const std::string& path);
+  ~JsonlWriter();
+  JsonlWriter(const JsonlWriter&) = delete;
+  JsonlWriter& operator=(const JsonlWriter&) = delete;
+
+  // Writes one line and fsyncs it. A torn last line from an earlier crash is
+  // terminated first so the new record starts on its own line.
+  void append(const nlohmann::json& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+struct JsonlContents {
+  std::vector<nlohmann::json> records;
+  std::vector<std::string> problems;  // "results.jsonl:7: truncated line (run crashed?)"
+};
+
+// Reads every parsable line; unparsable ones are listed in `problems`.
+JsonlContents read_jsonl(const std::string& path);
+
+// test_ids with a final record (any outcome), for --resume.
+std::set<std::string> recorded_test_ids(const JsonlContents& contents);
+
+}  // namespace pasidbench

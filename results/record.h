@@ -1,0 +1,102 @@
+// One result record: a line of results.jsonl, valid against
+// results/schema/result-v1.schema.json.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pasidbench {
+
+inline constexpr const char* kResultSchema = "pasidbench-result/1";
+
+enum class Outcome { kPass, kFail, kSkip, kError, kCrashed, kTimeout };
+const char* to_string(Outcome outcome);
+bool parse_outcome(const std::string& text, Outcome* out);
+// Pass and skip count as success for exit codes.
+inline bool is_failure(Outcome o) { return o != Outcome::kPass && o != Outcome::kSkip; }
+
+enum class Better { kLower, kHigher, kNone };
+
+struct Metric {
+  double value = 0;
+  std::string unit;
+  Better better = Better::kNone;
+  std::vector<double> samples;
+  std::string note;
+};
+
+struct KernelProvenance {
+  std::string name = "running";
+  std::string release;
+  std::string version;
+  std::string build_id;
+  std::string policy;
+  std::string source;
+};
+
+struct MachineProvenance {
+  std::string hostname;
+  std::string cpu_model;
+  bool emulated = false;
+  std::string time_base = "real";  // real | virtual-icount | model
+};
+
+struct Provenance {
+  KernelProvenance kernel;
+  MachineProvenance machine;
+  std::string pasidbench_revision;
+};
+
+struct PasidInterval {
+  int64_t pasid = 0;
+  std::string mm;
+  bool bound = false;  // false: held with no binding ("idle")
+  double start_ns = 0;
+  double end_ns = 0;
+};
+
+struct ResultRecord {
+  std::string run_id;
+  std::string suite;
+  std::string test_id;
+  std::string kind = "conformance";  // conformance | benchmark
+  std::string backend;
+  std::string workload;
+  std::string policy;  // empty: none
+  std::map<std::string, std::string> params;
+  Outcome outcome = Outcome::kError;
+  std::string reason;
+  std::map<std::string, Metric> metrics;
+  std::map<std::string, int64_t> violations;
+  std::map<std::string, int64_t> outcomes;
+  nlohmann::json counterexample;  // null or object
+  nlohmann::json search;          // null or object
+  std::vector<PasidInterval> pasid_timeline;
+  nlohmann::json details;  // null or object; reports never read it
+  Provenance provenance;
+  std::string started_at;
+  double duration_s = 0;
+
+  // Adds a metric, taking unit and direction from the metric registry.
+  // value = median of samples. Throws std::logic_error for an unregistered name.
+  void add_metric(const std::string& name, std::vector<double> samples,
+                  const std::string& note = {});
+  // A metric that could not be measured here: recorded with its note, no value
+  // passed off as data (value is NaN -> not written; see to_json).
+  void add_missing_metric(const std::string& name, const std::string& note);
+};
+
+nlohmann::json to_json(const ResultRecord& r);
+// Throws std::runtime_error with the field at fault.
+ResultRecord record_from_json(const nlohmann::json& j);
+
+nlohmann::json environment_record(const std::string& run_id, const nlohmann::json& environment);
+
+std::string utc_now_rfc3339();
+std::string new_run_id();
+
+}  // namespace pasidbench

@@ -1,0 +1,60 @@
+#include "runners/backends/backend.h"
+
+namespace pasidbench {
+
+void BackendRegistry::add(BackendFamily family) { families_.push_back(std::move(family)); }
+
+const BackendFamily* BackendRegistry::family(const std::string& prefix) const {
+  for (const auto& f : families_)
+    if (f.prefix == prefix) return &f;
+  return nullptr;
+}
+
+std::vector<std::string> BackendRegistry::all_names() const {
+  std::vector<std::string> names;
+  for (const auto& f : families_) {
+    if (f.variants.empty()) names.push_back(f.prefix);
+    for (const auto& v : f.variants) names.push_back(f.prefix + ":" + v.name);
+  }
+  return names;
+}
+
+std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
+                                                 const SourceLocation& where) const {
+  auto colon = name.find(':');
+  std::string prefix = name.substr(0, colon);
+  std::string variant = colon == std::string::npos ? "" : name.substr(colon + 1);
+  auto unknown = [&](const std::string& what) {
+    std::string known;
+    for (const auto& n : all_names()) known += (known.empty() ? "" : ", ") + n;
+    return InputError(where, what + " (known: " + known + ")");
+  };
+  const BackendFamily* f = family(prefix);
+  if (!f) throw unknown("unknown backend '" + name + "'");
+  if (f->variants.empty()) {
+    if (!variant.empty()) throw unknown("backend '" + prefix + "' takes no ':" + variant + "'");
+    return f->create("");
+  }
+  for (const auto& v : f->variants)
+    if (v.name == variant) return f->create(variant);
+  if (variant.empty()) throw unknown("backend '" + prefix + "' needs a variant, e.g. '" + prefix + ":" + f->variants.front().name + "'");
+  throw unknown("unknown " + prefix + " variant '" + variant + "'");
+}
+
+std::vector<std::string> BackendRegistry::expand(const std::string& pattern,
+                                                 const SourceLocation& where) const {
+  if (pattern.size() > 2 && pattern.ends_with(":*")) {
+    std::string prefix = pattern.substr(0, pattern.size() - 2);
+    const BackendFamily* f = family(prefix);
+    if (!f) throw InputError(where, "unknown backend family '" + prefix + "'");
+    std::vector<std::string> out;
+    // Seeded mutants are there to fail; a wildcard means the real policies.
+    for (const auto& v : f->variants)
+      if (v.parent.empty()) out.push_back(prefix + ":" + v.name);
+    return out;
+  }
+  create(pattern, where);  // validates the name
+  return {pattern};
+}
+
+}  // namespace pasidbench

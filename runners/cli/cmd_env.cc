@@ -1,0 +1,38 @@
+#include <iostream>
+
+#include "runners/cli/commands.h"
+#include "runners/environment.h"
+
+namespace pasidbench::cli {
+
+namespace {
+
+void print_text(const nlohmann::json& j, const std::string& prefix) {
+  for (const auto& [k, v] : j.items()) {
+    std::string key = prefix.empty() ? k : prefix + "." + k;
+    if (v.is_object())
+      print_text(v, key);
+    else
+      std::cout << key << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+  }
+}
+
+}  // namespace
+
+void add_env_command(CLI::App& app, int& exit_code) {
+  static bool as_json = false;
+  static std::string root = "/";
+  auto* cmd = app.add_subcommand("env", "Print the environment record every result embeds.");
+  cmd->add_flag("--json", as_json, "print JSON");
+  cmd->add_option("--root", root, "read /proc and /sys under this directory (for tests)");
+  cmd->callback([&exit_code] {
+    nlohmann::json env = collect_environment(root);
+    if (as_json)
+      std::cout << env.dump(2) << "\n";
+    else
+      print_text(env, "");
+    exit_code = 0;
+  });
+}
+
+}  // namespace pasidbench::cli

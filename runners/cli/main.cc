@@ -1,0 +1,39 @@
+// pasidbench: benchmark and conformance suite for Linux kernel PASID policies.
+#include <iostream>
+
+#include "runners/cli/commands.h"
+#include "suites/workload/input_error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "pasidbench: benchmark and conformance suite for Linux kernel PASID policies.\n"
+      "Exit codes: 0 all passed (skips included), 1 a check or test failed, 2 bad input.",
+      "pasidbench"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("pasidbench ") + PASIDBENCH_GIT_REVISION);
+  int exit_code = 0;
+  pasidbench::cli::add_list_command(app, exit_code);
+  pasidbench::cli::add_check_command(app, exit_code);
+  pasidbench::cli::add_run_command(app, exit_code);
+  pasidbench::cli::add_env_command(app, exit_code);
+  pasidbench::cli::add_report_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const pasidbench::InputError& e) {
+    std::cerr << "pasidbench: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "pasidbench: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return exit_code;
+}

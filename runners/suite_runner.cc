@@ -1,0 +1,194 @@
+#include "runners/suite_runner.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "results/jsonl_store.h"
+#include "results/ktap.h"
+#include "runners/environment.h"
+#include "runners/isolation.h"
+
+namespace pasidbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string test_id_for(const std::string& workload, const RawParams& given,
+                        const std::string& backend) {
+  std::string id = workload;
+  if (!given.empty()) {
+    id += "[";
+    bool first = true;
+    for (const auto& [k, v] : given) {
+      id += (first ? "" : ",") + k + "=" + v.value;
+      first = false;
+    }
+    id += "]";
+  }
+  return id + "@" + backend;
+}
+
+}  // namespace
+
+TestCase make_test_case(const std::string& workload_ref, const std::string& base_dir,
+                        const SourceLocation& where, const RawParams& params,
+                        const std::string& backend_name, const std::string& suite_name) {
+  WorkloadInfo workload = resolve_workload(workload_ref, base_dir, where);
+  std::unique_ptr<Backend> backend = backends().create(backend_name, where);
+  TestCase t;
+  t.suite = suite_name;
+  t.workload = workload_ref;
+  t.kind = workload.kind;
+  t.backend = backend_name;
+  t.params = resolve_params({&workload.params, &backend->params()}, params);
+  if (workload.generate) {
+    t.scenario = workload.generate(t.params);
+    validate_scenario(t.scenario);
+  }
+  t.test_id = test_id_for(workload_ref, params, backend_name);
+  return t;
+}
+
+std::vector<TestCase> plan_suite(const Suite& suite, const std::vector<std::string>& override_backends,
+                                 const RawParams& extra_params) {
+  std::vector<TestCase> plan;
+  for (const auto& st : suite.tests) {
+    std::vector<std::string> names;
+    const auto& wanted = !override_backends.empty() ? override_backends
+                         : !st.backends.empty()     ? st.backends
+                                                    : suite.backends;
+    SourceLocation where = !override_backends.empty() ? SourceLocation{"--backend", 0} : st.where;
+    for (const auto& pattern : wanted)
+      for (auto& n : backends().expand(pattern, where)) names.push_back(std::move(n));
+    for (RawParams combo : expand_param_matrix(st)) {
+      for (const auto& [k, v] : extra_params) combo[k] = v;
+      for (const auto& b : names) {
+        TestCase t = make_test_case(st.workload, suite.base_dir, st.where, combo, b, suite.name);
+        t.timeout_s = st.timeout_s > 0 ? st.timeout_s : suite.timeout_s;
+        t.repetitions = suite.repetitions;
+        plan.push_back(std::move(t));
+      }
+    }
+  }
+  return plan;
+}
+
+ResultRecord run_one(const TestCase& test, const RunContext& ctx) {
+  std::unique_ptr<Backend> backend = backends().create(test.backend, {});
+  ResultRecord skeleton;
+  skeleton.run_id = ctx.run_id;
+  skeleton.suite = test.suite;
+  skeleton.test_id = test.test_id;
+  skeleton.backend = test.backend;
+  skeleton.workload = test.workload;
+  skeleton.kind = test.kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
+  skeleton.params = test.params.all();
+  skeleton.provenance = ctx.provenance;
+  skeleton.started_at = utc_now_rfc3339();
+
+  auto start = std::chrono::steady_clock::now();
+  ResultRecord r;
+  std::string why;
+  if (!backend->supports(test.kind, &why)) {
+    r = skeleton;
+    r.outcome = Outcome::kSkip;
+    r.reason = why;
+  } else {
+    r = run_isolated([&] { return backend->run(test, ctx); }, test.timeout_s, skeleton);
+  }
+  // The runner owns identity and timing; the backend owns outcome and data.
+  r.run_id = skeleton.run_id;
+  r.suite = skeleton.suite;
+  r.test_id = skeleton.test_id;
+  r.backend = skeleton.backend;
+  r.workload = skeleton.workload;
+  r.kind = skeleton.kind;
+  r.params = skeleton.params;
+  if (r.provenance.pasidbench_revision.empty()) r.provenance = skeleton.provenance;
+  r.started_at = skeleton.started_at;
+  r.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+int run_suite(const RunOptions& options) {
+  Suite suite = load_suite_file(options.suite_path);
+  std::vector<TestCase> plan = plan_suite(suite, options.backends, options.extra_params);
+  if (!options.filter.empty())
+    std::erase_if(plan, [&](const TestCase& t) {
+      return t.test_id.find(options.filter) == std::string::npos;
+    });
+
+  RunContext ctx;
+  ctx.run_id = new_run_id();
+  nlohmann::json env = collect_environment();
+  ctx.provenance = provenance_from_environment(env);
+  if (!options.kernel.name.empty() && options.kernel.name != "running") {
+    std::string release = ctx.provenance.kernel.release;
+    ctx.provenance.kernel = options.kernel;
+    if (ctx.provenance.kernel.release.empty()) ctx.provenance.kernel.release = release;
+  }
+  ctx.provenance.machine.emulated = options.emulated;
+  ctx.provenance.machine.time_base = options.time_base;
+
+  std::string out_dir = options.out_dir.empty()
+                            ? (fs::path("out") / (suite.name + "-" + ctx.run_id)).string()
+                            : options.out_dir;
+  ctx.out_dir = out_dir;
+  std::string results_path = (fs::path(out_dir) / "results.jsonl").string();
+
+  std::set<std::string> done;
+  if (options.resume) {
+    JsonlContents existing = read_jsonl(results_path);
+    for (const auto& p : existing.problems) std::cerr << "resume: " << p << "\n";
+    done = recorded_test_ids(existing);
+  }
+  JsonlWriter writer(results_path);
+  writer.append(environment_record(ctx.run_id, env));
+
+  KtapWriter ktap(std::cout);
+  if (options.format == "ktap") {
+    ktap.header(static_cast<int>(plan.size()));
+    ktap.diagnostic("suite: " + suite.name + " run: " + ctx.run_id);
+  }
+  int failed = 0, passed = 0, skipped = 0, index = 0;
+  for (const auto& test : plan) {
+    ++index;
+    std::string progress = "[" + std::to_string(index) + "/" + std::to_string(plan.size()) + "] " +
+                           test.test_id;
+    if (done.count(test.test_id)) {
+      if (!options.quiet) std::cerr << progress << " ... already recorded (resume)\n";
+      if (options.format == "ktap") ktap.result(test.test_id, Outcome::kSkip, "already recorded (--resume)");
+      ++skipped;
+      continue;
+    }
+    if (!options.quiet) std::cerr << progress << " ... " << std::flush;
+    ResultRecord r = run_one(test, ctx);
+    writer.append(to_json(r));
+    if (!options.quiet) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.2f s", r.duration_s);
+      std::cerr << to_string(r.outcome) << (r.reason.empty() ? "" : " (" + r.reason + ")") << " ["
+                << secs << "]\n";
+    }
+    if (options.format == "ktap") {
+      std::vector<std::string> diag;
+      for (const auto& [k, n] : r.violations) diag.push_back(k + ": " + std::to_string(n));
+      ktap.result(test.test_id, r.outcome, r.reason, diag);
+    }
+    if (is_failure(r.outcome))
+      ++failed;
+    else if (r.outcome == Outcome::kSkip)
+      ++skipped;
+    else
+      ++passed;
+  }
+  if (options.format == "ktap") ktap.totals();
+  std::cerr << "pasidbench: " << passed << " passed, " << failed << " failed, " << skipped
+            << " skipped; results in " << results_path << "\n";
+  return failed ? 1 : 0;
+}
+
+}  // namespace pasidbench
