@@ -19,12 +19,23 @@ void KtapWriter::diagnostic(const std::string& line) {
 }
 
 void KtapWriter::result(const std::string& name, Outcome outcome, const std::string& reason,
-                        const std::vector<std::string>& diagnostics) {
+                        const std::vector<std::string>& diagnostics, bool expect_fail) {
   for (const auto& d : diagnostics) diagnostic(d);
   ++number_;
   std::string one_line_reason;
   for (char c : reason) one_line_reason += c == '\n' ? ' ' : c;
   out_ << pad();
+  if (expect_fail && (outcome == Outcome::kFail || outcome == Outcome::kPass)) {
+    if (outcome == Outcome::kFail) {
+      ++xfail_;
+      out_ << "ok " << number_ << " " << ktap_name(name) << " # XFAIL " << one_line_reason << "\n";
+    } else {
+      ++xpass_;
+      out_ << "not ok " << number_ << " " << ktap_name(name) << " # XPASS expected to fail\n";
+    }
+    out_.flush();
+    return;
+  }
   switch (outcome) {
     case Outcome::kPass:
       ++pass_;
@@ -53,7 +64,8 @@ void KtapWriter::result(const std::string& name, Outcome outcome, const std::str
 }
 
 void KtapWriter::totals() {
-  out_ << pad() << "# Totals: pass:" << pass_ << " fail:" << fail_ << " xfail:0 xpass:0 skip:"
+  out_ << pad() << "# Totals: pass:" << pass_ << " fail:" << fail_ << " xfail:" << xfail_
+       << " xpass:" << xpass_ << " skip:"
        << skip_ << " error:" << error_ << "\n";
   out_.flush();
 }

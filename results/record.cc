@@ -60,6 +60,11 @@ bool parse_outcome(const std::string& text, Outcome* out) {
   return false;
 }
 
+bool fails_run(Outcome o, bool expect_fail) {
+  if (expect_fail) return o != Outcome::kFail;
+  return is_failure(o);
+}
+
 void ResultRecord::add_metric(const std::string& name, std::vector<double> samples,
                               const std::string& note) {
   const MetricInfo* info = find_metric(name);
@@ -104,6 +109,7 @@ json to_json(const ResultRecord& r) {
   }
   j["params"] = params;
   j["outcome"] = to_string(r.outcome);
+  if (r.expect_fail) j["expected_outcome"] = "fail";
   if (!r.reason.empty()) j["reason"] = r.reason;
   json metrics = json::object();
   for (const auto& [name, m] : r.metrics) {
@@ -178,6 +184,7 @@ ResultRecord record_from_json(const json& j) {
   if (!parse_outcome(need("outcome").get<std::string>(), &r.outcome))
     throw std::runtime_error("unknown outcome " + j["outcome"].dump());
   r.reason = j.value("reason", "");
+  r.expect_fail = j.value("expected_outcome", "pass") == "fail";
   for (const auto& [name, jm] : need("metrics").items()) {
     Metric m;
     if (jm.at("value").is_number()) m.value = jm["value"];

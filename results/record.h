@@ -18,6 +18,9 @@ const char* to_string(Outcome outcome);
 bool parse_outcome(const std::string& text, Outcome* out);
 // Pass and skip count as success for exit codes.
 inline bool is_failure(Outcome o) { return o != Outcome::kPass && o != Outcome::kSkip; }
+// A failure the suite expected (XFAIL) does not fail the run; an expected
+// failure that passed (XPASS) does.
+bool fails_run(Outcome o, bool expect_fail);
 
 enum class Better { kLower, kHigher, kNone };
 
@@ -69,6 +72,7 @@ struct ResultRecord {
   std::string policy;  // empty: none
   std::map<std::string, std::string> params;
   Outcome outcome = Outcome::kError;
+  bool expect_fail = false;  // the suite expects this test to fail (seeded mutant)
   std::string reason;
   std::map<std::string, Metric> metrics;
   std::map<std::string, int64_t> violations;

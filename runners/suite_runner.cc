@@ -69,6 +69,7 @@ std::vector<TestCase> plan_suite(const Suite& suite, const std::vector<std::stri
         TestCase t = make_test_case(st.workload, suite.base_dir, st.where, combo, b, suite.name);
         t.timeout_s = st.timeout_s > 0 ? st.timeout_s : suite.timeout_s;
         t.repetitions = suite.repetitions;
+        t.expect_fail = st.expect_fail;
         plan.push_back(std::move(t));
       }
     }
@@ -107,6 +108,7 @@ ResultRecord run_one(const TestCase& test, const RunContext& ctx) {
   r.workload = skeleton.workload;
   r.kind = skeleton.kind;
   r.params = skeleton.params;
+  r.expect_fail = test.expect_fail;
   if (r.provenance.pasidbench_revision.empty()) r.provenance = skeleton.provenance;
   r.started_at = skeleton.started_at;
   r.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -170,15 +172,15 @@ int run_suite(const RunOptions& options) {
     if (!options.quiet) {
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.2f s", r.duration_s);
-      std::cerr << to_string(r.outcome) << (r.reason.empty() ? "" : " (" + r.reason + ")") << " ["
+      std::cerr << to_string(r.outcome) << (r.expect_fail ? " (expected)" : "") << (r.reason.empty() ? "" : " (" + r.reason + ")") << " ["
                 << secs << "]\n";
     }
     if (options.format == "ktap") {
       std::vector<std::string> diag;
       for (const auto& [k, n] : r.violations) diag.push_back(k + ": " + std::to_string(n));
-      ktap.result(test.test_id, r.outcome, r.reason, diag);
+      ktap.result(test.test_id, r.outcome, r.reason, diag, r.expect_fail);
     }
-    if (is_failure(r.outcome))
+    if (fails_run(r.outcome, r.expect_fail))
       ++failed;
     else if (r.outcome == Outcome::kSkip)
       ++skipped;

@@ -24,6 +24,7 @@ struct TestCase {
   std::string backend;
   int timeout_s = 120;
   int repetitions = 1;
+  bool expect_fail = false;
 };
 
 struct RunContext {

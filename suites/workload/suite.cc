@@ -39,12 +39,17 @@ Suite read_suite(const TomlReader& r, const toml::table& root) {
     throw InputError(r.at(head), "a suite needs one or more [[test]] tables");
   for (const auto& node : *tests->as_array()) {
     const toml::table& t = *node.as_table();
-    r.only_keys(t, {"workload", "backends", "params", "timeout_s"}, "[[test]]");
+    r.only_keys(t, {"workload", "backends", "params", "timeout_s", "expect"}, "[[test]]");
     SuiteTest st;
     st.where = r.at(t);
     st.workload = r.string(t, "workload");
     st.backends = string_list(r, t, "backends");
     st.timeout_s = static_cast<int>(r.optional_int(t, "timeout_s").value_or(0));
+    if (auto e = r.optional_string(t, "expect")) {
+      if (*e != "pass" && *e != "fail")
+        throw InputError(r.at(*t.get("expect")), "expect must be \"pass\" or \"fail\"");
+      st.expect_fail = *e == "fail";
+    }
     if (const toml::node* p = t.get("params")) {
       if (!p->is_table()) throw InputError(r.at(*p), "params must be a table");
       for (const auto& [key, value] : *p->as_table()) {

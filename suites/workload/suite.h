@@ -14,6 +14,7 @@ struct SuiteTest {
   std::vector<std::string> backends;   // empty: the suite's
   std::map<std::string, std::vector<RawParam>> params;  // a list is a matrix axis
   int timeout_s = 0;                   // 0: the suite's
+  bool expect_fail = false;            // a seeded mutant: failing is the expected result
   SourceLocation where;
 };
 
