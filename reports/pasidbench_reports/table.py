@@ -87,6 +87,8 @@ def format_pct(pct, significant: bool = False) -> str:
     if pct is None or not math.isfinite(pct):
         return "(" + "n/a".rjust(PCT_WIDTH) + " )"
     for decimals in (2, 1, 0):
+        if round(pct, decimals) == 0:
+            pct = 0.0  # no "-0.00%"
         text = f"{pct:{PCT_WIDTH}.{decimals}f}"
         if len(text) <= PCT_WIDTH:
             break
@@ -105,6 +107,8 @@ def format_ci(low, high) -> str:
     if low is None or high is None:
         return "-"
     for decimals in (2, 1, 0):
+        low, high = (0.0 if round(v, decimals) == 0 else v
+                     for v in (low, high))
         text = f"[{low:+.{decimals}f}, {high:+.{decimals}f}]"
         if len(text) <= CELL_WIDTH - 1:
             return text
@@ -298,7 +302,8 @@ def _stat_rows(report: Report, metric: MetricRow, panel: list) -> list:
     return lines
 
 
-def _metric_notes(report: Report, metric: MetricRow) -> list:
+def metric_notes(report: Report, metric: MetricRow) -> list:
+    """Warnings and notes for one metric, as unwrapped sentences."""
     notes = []
     present = [(set_letter(i), c) for i, c in enumerate(metric.columns)
                if c is not None]
@@ -326,8 +331,12 @@ def _metric_notes(report: Report, metric: MetricRow) -> list:
         if column.note:
             notes.append(f"note {letter}: {column.note}")
     notes.extend(f"note: {text}" for text in metric.notes)
+    return notes
+
+
+def _metric_note_lines(report: Report, metric: MetricRow) -> list:
     lines = []
-    for note in notes:
+    for note in metric_notes(report, metric):
         lines += wrap(note, indent="  ", subsequent="    ")
     return lines
 
@@ -357,7 +366,7 @@ def _benchmark_lines(report: Report) -> list:
                           f"{_direction_text(metric.better)}]")
             lines += wrap(metric.key.describe(), indent="  ")
             lines += _stat_rows(report, metric, panel)
-            lines += _metric_notes(report, metric)
+            lines += _metric_note_lines(report, metric)
         lines.append("")
     return lines
 
