@@ -64,11 +64,11 @@ def wrap(text: str, indent: str = "", subsequent: str | None = None) -> list:
 def choose_decimals(values) -> int | None:
     """Decimals that keep the largest value within VALUE_WIDTH and the
     small ones readable; None means use exponent notation."""
-    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
-    largest = max(finite, default=0.0)
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    largest = max((abs(v) for v in finite), default=0.0)
     decimals = 4 if largest < 1 else 3 if largest < 10 else 2
     while decimals >= 0:
-        if len(f"{-largest:.{decimals}f}") <= VALUE_WIDTH:
+        if all(len(f"{v:.{decimals}f}") <= VALUE_WIDTH for v in finite):
             return decimals
         decimals -= 1
     return None

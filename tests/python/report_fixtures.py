@@ -17,6 +17,9 @@ import jsonschema
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
+# The report package lives beside its script, not installed.
+if str(REPO / "reports") not in sys.path:
+    sys.path.insert(0, str(REPO / "reports"))
 SCHEMA = json.loads(
     (REPO / "results" / "schema" / "result-v1.schema.json").read_text())
 SCHEMA_TAG = "pasidbench-result/1"
@@ -113,6 +116,20 @@ def skewed_samples(rng, center, n, cov=0.01, tail=0.1):
     slow = rng.random(n) < tail
     values[slow] *= 1.0 + rng.exponential(3 * cov, int(slow.sum()))
     return values
+
+
+def run_cli(args) -> tuple:
+    """Run the report command in-process: (exit status, stdout, stderr)."""
+    import contextlib
+    import io
+    from pasidbench_reports import cli
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main([str(a) for a in args])
+        except SystemExit as exit_:
+            status = exit_.code
+    return status, out.getvalue(), err.getvalue()
 
 
 # ---------------------------------------------------------------- demo
