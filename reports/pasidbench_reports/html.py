@@ -16,8 +16,8 @@ from . import stats, table
 from .compare import Report, set_letter
 
 STYLE = """
-body { font-family: sans-serif; margin: 1.5em auto; max-width: 75em;
-       color: #222; line-height: 1.35; }
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 72em;
+       padding: 0 1em; color: #222; line-height: 1.35; }
 h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 h3 { font-size: 1.05em; margin: 1.6em 0 0.3em; }
 table { border-collapse: collapse; margin: 0.4em 0; }
@@ -164,8 +164,9 @@ def _metric_table(report: Report, metric) -> list:
             if (name in (metric.central, "Median") and comparison
                     and comparison.significant):
                 css += " " + comparison.verdict
-            cells.append(f'<td class="{css}">{_num(value)} ({_pct(pct)})'
-                         f'</td>')
+            shown = (_num(value, 2) if name.startswith("CoeffVar")
+                     else _num(value))
+            cells.append(f'<td class="{css}">{shown} ({_pct(pct)})</td>')
         out.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
     extra = (("Samples", lambda c, cmp: c.summary.n),
              ("U-test p", lambda c, cmp: "-" if cmp is None or

@@ -258,7 +258,7 @@ def pasid_plots(report: Report, directory: Path) -> list:
             if len(medians) == 2 and medians[False]:
                 overhead = (medians[True] / medians[False] - 1) * 100
                 top = max(rows[w].columns[i].summary.q3 for w in medians)
-                ax.annotate(f"PASID {overhead:+.1f}%", xy=(slot, top),
+                ax.annotate(f"with PASID: {overhead:+.1f}%", xy=(slot, top),
                             xytext=(0, 6), textcoords="offset points",
                             ha="center", fontsize=8)
         ax.set_xticks(range(len(indices)))
@@ -359,12 +359,15 @@ def timeline_plots(report: Report, directory: Path) -> list:
                          fontweight="bold" if i == 0 else "normal")
             ax.grid(axis="x", alpha=0.3)
         axes[-1, 0].set_xlabel(f"time [{unit}]")
+        # above the first panel, beside its left-aligned title, so that it
+        # never covers a lifetime bar
         axes[0, 0].legend(handles=[
             Patch(facecolor="none", edgecolor="#555555",
                   label="allocated to the mm"),
             Patch(facecolor=BOUND_COLOR, label="bound"),
             Patch(facecolor=IDLE_COLOR, hatch="xx", label="idle-held"),
-        ], fontsize=7, loc="upper right", ncols=3)
+        ], fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+            ncols=3, frameon=False)
         fig.suptitle(_title(f"PASID lifetimes: {key.describe()}"),
                      fontsize=10)
         files.append(_save(fig, directory, "timeline",

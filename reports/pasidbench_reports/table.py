@@ -62,11 +62,12 @@ def wrap(text: str, indent: str = "", subsequent: str | None = None) -> list:
 # ---------------------------------------------------------------- numbers
 
 def choose_decimals(values) -> int | None:
-    """Decimals that keep the largest value within VALUE_WIDTH and the
-    small ones readable; None means use exponent notation."""
+    """Decimals that give the smallest non-zero value three significant
+    digits (at least 2 decimals, as mmtests prints) while every value fits
+    VALUE_WIDTH; None means use exponent notation."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
-    largest = max((abs(v) for v in finite), default=0.0)
-    decimals = 4 if largest < 1 else 3 if largest < 10 else 2
+    smallest = min((abs(v) for v in finite if v != 0), default=1.0)
+    decimals = min(6, max(2, 2 - math.floor(math.log10(smallest))))
     while decimals >= 0:
         if all(len(f"{v:.{decimals}f}") <= VALUE_WIDTH for v in finite):
             return decimals
@@ -249,8 +250,11 @@ def _stat_rows(report: Report, metric: MetricRow, panel: list) -> list:
         ("CoeffVar", lambda s: s.coeff_var, "lower"),
         ("Max", lambda s: s.max, metric.better),
     ]
+    # Spread rows take the decimals of the location rows, so a tiny
+    # stddev cannot push the values out of their columns.
     shown = [get(c.summary) for c in metric.columns if c is not None
-             for name, get, _ in stat_getters if name != "CoeffVar"]
+             for name, get, _ in stat_getters
+             if name not in ("CoeffVar", "Stddev")]
     decimals = choose_decimals(shown)
     lines = []
     for name, get, better in stat_getters:

@@ -232,5 +232,7 @@ def test_value_format_keeps_width():
         [123456789.0])) == "123456789"
     assert len(table.format_value(1.5e12, table.choose_decimals([1.5e12]))) \
         <= table.VALUE_WIDTH
-    assert table.format_value(0.00042, table.choose_decimals([0.00042])) == \
-        "   0.0004"
+    # three significant digits for small values, 2 decimals at least
+    assert table.format_value(0.00042, table.choose_decimals(
+        [0.00042, 0.0125])) == " 0.000420"
+    assert table.choose_decimals([0.0, 12.0, 4096.0]) == 2
