@@ -162,7 +162,6 @@ def _key_order(key: load.TestKey):
 
 
 def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
-    sets = report.sets
     title = f"{name} ({key.describe()})"
     metrics = [r["metrics"].get(name) if r else None for r in records]
     reference = next(m for m in metrics if m is not None)

@@ -15,7 +15,6 @@ jitter), so rerunning a report over the same files does not churn.
 
 from __future__ import annotations
 
-import math
 import re
 import textwrap
 import zlib
@@ -28,7 +27,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import stats  # noqa: E402
 from .compare import Report, set_letter  # noqa: E402
 from .table import clean  # noqa: E402
 
