@@ -54,7 +54,11 @@ def _num(value, decimals=4) -> str:
 
 
 def _pct(value) -> str:
-    return "-" if value is None else f"{value:+.2f}%"
+    if value is None:
+        return "-"
+    if round(value, 2) == 0:
+        value = 0.0  # no "-0.00%"
+    return f"{value:+.2f}%"
 
 
 def _image(plot) -> str:
