@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+"""Calibrate the report's significance test on a real benchmark.
+
+A benchmark that prints figures, not a unit test. Each trial runs the ping-
+pong micro benchmark three times (twice plain, once with a delay injected
+into its loop) and asks the report's own comparison code
+(pasidbench_reports.stats.compare_samples) two questions:
+
+  A/A        plain run vs plain run: flagged significant?   target <= 5 %
+  injected   plain run vs run with --inject-ns=K, K = 2 % of the measured
+             per-op time: flagged significant?              target >= 95 %
+
+With --synthetic the runs are drawn from a generator of skewed,
+benchmark-like samples instead, so the statistics can be calibrated where
+the benchmark binary is not built (or has no --inject-ns yet).
+
+Exit status: 0 both targets met, 1 a target missed, 2 bad usage or the
+benchmark could not be run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pasidbench_reports import stats  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BINARY = "build/suites/micro/pasidbench-micro"
+DEFAULT_FILTER = "^pipe_pingpong/threads/same_cpu$"
+AA_TARGET_MAX = 0.05
+INJECTED_TARGET_MIN = 0.95
+TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+class CalibrationError(Exception):
+    pass
+
+
+def samples_from_gbench_json(text: str) -> tuple:
+    """(benchmark name, per-iteration real times in ns) of the repetitions
+    in Google Benchmark JSON output; aggregates (mean, median, ...) are
+    skipped because they are not samples."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CalibrationError(f"benchmark output is not JSON: {err}") from err
+    by_name = {}
+    for entry in document.get("benchmarks", []):
+        if entry.get("run_type", "iteration") != "iteration":
+            continue
+        if entry.get("error_occurred"):
+            raise CalibrationError(
+                f"benchmark {entry.get('name')} failed: "
+                f"{entry.get('error_message', 'no message')}")
+        name = entry.get("run_name", entry["name"])
+        unit = entry.get("time_unit", "ns")
+        if unit not in TIME_UNIT_NS:
+            raise CalibrationError(f"unknown time unit {unit!r}")
+        by_name.setdefault(name, []).append(
+            float(entry["real_time"]) * TIME_UNIT_NS[unit])
+    if not by_name:
+        raise CalibrationError("the filter matched no benchmark repetitions")
+    if len(by_name) > 1:
+        raise CalibrationError(
+            "the filter matched several benchmarks ("
+            + ", ".join(sorted(by_name)) + "); narrow --filter to one")
+    [(name, samples)] = by_name.items()
+    return name, np.asarray(samples)
+
+
+class BinarySampler:
+    """Samples from the Google Benchmark binary, one process per run."""
+
+    def __init__(self, binary: Path, bench_filter: str, repetitions: int,
+                 min_time: str, timeout_s: float):
+        self.binary = binary
+        self.bench_filter = bench_filter
+        self.repetitions = repetitions
+        self.min_time = min_time
+        self.timeout_s = timeout_s
+        self.name = None
+
+    def describe(self) -> str:
+        return (f"{self.binary} --benchmark_filter={self.bench_filter} "
+                f"--benchmark_repetitions={self.repetitions} "
+                f"--benchmark_min_time={self.min_time}")
+
+    def run(self, inject_ns: int) -> np.ndarray:
+        command = [str(self.binary),
+                   f"--benchmark_filter={self.bench_filter}",
+                   f"--benchmark_repetitions={self.repetitions}",
+                   f"--benchmark_min_time={self.min_time}",
+                   "--benchmark_format=json", f"--inject-ns={inject_ns}"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=self.timeout_s, check=False)
+        except subprocess.TimeoutExpired as err:
+            raise CalibrationError(
+                f"benchmark run took over {self.timeout_s:g} s: "
+                f"{' '.join(command)}") from err
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            hint = ""
+            if "inject" in (done.stderr + done.stdout):
+                hint = (" (does this binary accept --inject-ns yet? "
+                        "Use --synthetic meanwhile)")
+            raise CalibrationError(
+                f"benchmark exited {done.returncode}{hint}: "
+                + " | ".join(detail))
+        name, samples = samples_from_gbench_json(done.stdout)
+        self.name = name
+        return samples
+
+
+class SyntheticSampler:
+    """Benchmark-like runs without a benchmark: per-repetition per-op times
+    with a hard floor, log-normal spread, a tail of slow repetitions
+    (interrupts, migrations), and a small run-to-run drift (frequency,
+    placement) shared by all repetitions of one run. Injected nanoseconds
+    add to every op, as a delay in the loop would."""
+
+    def __init__(self, repetitions: int, seed: int, per_op_ns=2400.0,
+                 spread=0.01, tail_fraction=0.1, tail_scale=0.03,
+                 run_drift=0.001):
+        self.repetitions = repetitions
+        self.rng = np.random.default_rng(seed)
+        self.per_op_ns = per_op_ns
+        self.spread = spread
+        self.tail_fraction = tail_fraction
+        self.tail_scale = tail_scale
+        self.run_drift = run_drift
+        self.name = "synthetic pipe_pingpong"
+
+    def describe(self) -> str:
+        return (f"synthetic skewed samples: {self.per_op_ns:g} ns/op, "
+                f"log-normal spread {self.spread:.1%}, "
+                f"{self.tail_fraction:.0%} slow tail (mean "
+                f"+{self.tail_scale:.0%}), run-to-run drift "
+                f"{self.run_drift:.1%}; {self.repetitions} repetitions")
+
+    def run(self, inject_ns: int) -> np.ndarray:
+        n = self.repetitions
+        drift = 1.0 + self.rng.normal(0.0, self.run_drift)
+        values = (self.per_op_ns + inject_ns) * drift * np.exp(
+            self.rng.normal(0.0, self.spread, n))
+        slow = self.rng.random(n) < self.tail_fraction
+        values[slow] *= 1.0 + self.rng.exponential(self.tail_scale,
+                                                   int(slow.sum()))
+        return values
+
+
+def clopper_pearson(hits: int, trials: int, level=0.95) -> tuple:
+    """Exact binomial interval: 40 trials leave a wide doubt on a rate."""
+    tail = (1 - level) / 2
+    low = scipy_stats.beta.ppf(tail, hits, trials - hits + 1) if hits else 0.0
+    high = (scipy_stats.beta.ppf(1 - tail, hits + 1, trials - hits)
+            if hits < trials else 1.0)
+    return float(low), float(high)
+
+
+def rate_line(label: str, hits: int, trials: int, target: str,
+              met: bool) -> str:
+    low, high = clopper_pearson(hits, trials)
+    return (f"{label:<28} {hits:3d}/{trials:<3d} = {hits / trials:6.1%}   "
+            f"(target {target})   95% CI {low:.1%}..{high:.1%}   "
+            f"{'met' if met else 'MISSED'}")
+
+
+def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
+              alpha: float, resamples: int, order_seed: int,
+              progress=sys.stderr) -> dict:
+    started = time.monotonic()
+    probe = sampler.run(0)
+    per_op_ns = float(np.median(probe))
+    if inject_ns is None:
+        inject_ns = max(1, int(round(per_op_ns * inject_pct / 100.0)))
+    order_rng = np.random.default_rng(order_seed)
+    aa_hits = injected_hits = 0
+    aa_changes, injected_changes = [], []
+    for trial in range(trials):
+        # Run order is shuffled so that slow drift over the session does not
+        # always favour the same arm.
+        runs = {}
+        for arm in order_rng.permutation(["a1", "a2", "injected"]):
+            runs[arm] = sampler.run(inject_ns if arm == "injected" else 0)
+        aa = stats.compare_samples(runs["a1"], runs["a2"], "lower",
+                                   alpha=alpha, resamples=resamples,
+                                   seed=2 * trial)
+        injected = stats.compare_samples(runs["a1"], runs["injected"],
+                                         "lower", alpha=alpha,
+                                         resamples=resamples,
+                                         seed=2 * trial + 1)
+        aa_hits += aa.significant
+        injected_hits += injected.significant
+        aa_changes.append(aa.change_pct)
+        injected_changes.append(injected.change_pct)
+        if progress:
+            print(f"trial {trial + 1:3d}/{trials}: A/A {aa.change_pct:+6.2f}% "
+                  f"p={aa.p_value:.3f} {aa.verdict:<6}  injected "
+                  f"{injected.change_pct:+6.2f}% p={injected.p_value:.3g} "
+                  f"{injected.verdict}", file=progress, flush=True)
+    return {"per_op_ns": per_op_ns, "inject_ns": inject_ns,
+            "aa_hits": aa_hits, "injected_hits": injected_hits,
+            "trials": trials, "seconds": time.monotonic() - started,
+            "aa_median_abs_change": float(np.median(np.abs(aa_changes))),
+            "injected_median_change": float(np.median(injected_changes))}
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Measure how often the report's significance test flags "
+                    "A/A runs (target <= 5 %) and a 2 % injected delay "
+                    "(target >= 95 %).")
+    parser.add_argument("--binary", default=DEFAULT_BINARY,
+                        help="Google Benchmark binary (default %(default)s, "
+                             "relative to the repository root)")
+    parser.add_argument("--filter", default=DEFAULT_FILTER,
+                        help="--benchmark_filter (default %(default)s)")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="draw skewed synthetic samples instead of "
+                             "running the binary")
+    parser.add_argument("--synthetic-spread", type=float, default=1.0,
+                        metavar="PCT", help="synthetic per-repetition "
+                        "log-normal spread (default %(default)s %%)")
+    parser.add_argument("--synthetic-drift", type=float, default=0.1,
+                        metavar="PCT", help="synthetic run-to-run drift "
+                        "(default %(default)s %%)")
+    parser.add_argument("--trials", type=int, default=40,
+                        help="trials (default %(default)s)")
+    parser.add_argument("--repetitions", type=int, default=20,
+                        help="samples per run (default %(default)s)")
+    parser.add_argument("--min-time", default="0.05",
+                        help="--benchmark_min_time per repetition "
+                             "(default %(default)s s; 3 runs x trials x "
+                             "repetitions x this bounds the runtime)")
+    parser.add_argument("--inject-pct", type=float, default=2.0,
+                        help="delay to inject, in %% of the measured per-op "
+                             "time (default %(default)s)")
+    parser.add_argument("--inject-ns", type=int, default=None,
+                        help="inject exactly this many ns instead")
+    parser.add_argument("--alpha", type=float, default=stats.DEFAULT_ALPHA)
+    parser.add_argument("--bootstrap", type=int,
+                        default=stats.DEFAULT_BOOTSTRAP_RESAMPLES)
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of the run order and synthetic samples")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds allowed per benchmark run")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no per-trial lines on stderr")
+    args = parser.parse_args(argv)
+    if args.trials < 1 or args.repetitions < stats.MIN_SAMPLES_FOR_TEST:
+        parser.error(f"need --trials >= 1 and --repetitions >= "
+                     f"{stats.MIN_SAMPLES_FOR_TEST}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.synthetic:
+        sampler = SyntheticSampler(args.repetitions, args.seed,
+                                   spread=args.synthetic_spread / 100,
+                                   run_drift=args.synthetic_drift / 100)
+    else:
+        binary = Path(args.binary)
+        if not binary.is_absolute():
+            binary = REPO / binary
+        if not (binary.is_file() and binary.stat().st_mode & 0o111):
+            print(f"calibrate_stats: benchmark binary {binary} not found or "
+                  f"not executable. Build it (cmake --build --preset "
+                  f"default), pass --binary, or run with --synthetic.",
+                  file=sys.stderr)
+            return 2
+        sampler = BinarySampler(binary, args.filter, args.repetitions,
+                                args.min_time, args.timeout)
+    try:
+        result = calibrate(sampler, args.trials, args.inject_pct,
+                           args.inject_ns, args.alpha, args.bootstrap,
+                           args.seed, progress=None if args.quiet
+                           else sys.stderr)
+    except CalibrationError as err:
+        print(f"calibrate_stats: {err}", file=sys.stderr)
+        return 2
+
+    level = round((1 - args.alpha) * 100)
+    trials = result["trials"]
+    aa_rate = result["aa_hits"] / trials
+    injected_rate = result["injected_hits"] / trials
+    aa_met = aa_rate <= AA_TARGET_MAX
+    injected_met = injected_rate >= INJECTED_TARGET_MIN
+    inject_share = result["inject_ns"] / result["per_op_ns"] * 100
+    print("pasidbench statistics calibration")
+    print(f"  test:      {stats.TEST_METHOD}, p < {args.alpha:g}, and "
+          f"{stats.CI_METHOD} ({level}%, {args.bootstrap} resamples) "
+          f"excluding 0 -- the report's code")
+    print(f"  samples:   {sampler.describe()}")
+    print(f"  benchmark: {sampler.name}; per-op time "
+          f"{result['per_op_ns']:.1f} ns (median of a probe run); injected "
+          f"{result['inject_ns']} ns = {inject_share:.2f}%")
+    print(f"  trials:    {trials}, {result['seconds']:.0f} s")
+    print("  " + rate_line("A/A flagged significant", result["aa_hits"],
+                           trials, f"<= {AA_TARGET_MAX:.0%}", aa_met))
+    print("  " + rate_line(f"{inject_share:.1f}% delay flagged",
+                           result["injected_hits"], trials,
+                           f">= {INJECTED_TARGET_MIN:.0%}", injected_met))
+    print(f"  median |A/A change| {result['aa_median_abs_change']:.2f}%, "
+          f"median injected change {result['injected_median_change']:+.2f}% "
+          f"(+ is better)")
+    return 0 if aa_met and injected_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Command line: pasidbench_report.py [options] RESULTS...
+
+Exit status: 0 when a report was produced (even with data left out), 2 for
+bad usage or when nothing valid was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import compare, load, stats, table
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="pasidbench report",
+        description="Compare pasidbench result sets. The first RESULTS is the "
+                    "baseline. Prints a plain-text table (<= 72 columns) for "
+                    "mail on stdout; with --out, also writes an HTML page and "
+                    "plots (PNG and SVG).")
+    parser.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="a directory holding results.jsonl, or a .jsonl "
+                             "file")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="write report.html, report.txt and plots/ here")
+    parser.add_argument("--name", action="append", default=[], metavar="LABEL",
+                        help="column label for the next set, in order "
+                             "(repeat for each set; default: the kernel name, "
+                             "or the policy for model results)")
+    parser.add_argument("--alpha", type=float, default=stats.DEFAULT_ALPHA,
+                        help="significance level of the U test; the bootstrap "
+                             "interval is at 1 - alpha (default %(default)s)")
+    parser.add_argument("--cov-warn", type=float, default=5.0, metavar="PCT",
+                        help="warn when a set's coefficient of variation is "
+                             "above PCT percent (default %(default)s)")
+    parser.add_argument("--bootstrap", type=int,
+                        default=stats.DEFAULT_BOOTSTRAP_RESAMPLES, metavar="N",
+                        help="bootstrap resamples (default %(default)s)")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="with --out, write the HTML without plots")
+    args = parser.parse_args(argv)
+    if not 0 < args.alpha < 1:
+        parser.error("--alpha must be between 0 and 1")
+    if args.bootstrap < 100:
+        parser.error("--bootstrap must be at least 100")
+    if args.cov_warn < 0:
+        parser.error("--cov-warn must not be negative")
+    return parser, args
+
+
+def load_all(sources: list) -> tuple:
+    """Load every RESULTS argument; return (sets, problems about sources)."""
+    sets, problems = [], []
+    for source in sources:
+        try:
+            sets.extend(load.load_result_sets(source))
+        except load.LoadError as err:
+            problems.append(f"{err} -- whole set left out")
+    return sets, problems
+
+
+def apply_names(sets: list, names: list) -> list:
+    problems = []
+    for result_set, name in zip(sets, names):
+        result_set.label = name
+    seen = {}
+    for result_set in sets:
+        if result_set.label in seen:
+            seen[result_set.label] += 1
+            old = result_set.label
+            result_set.label = f"{old}#{seen[old]}"
+            problems.append(f"two sets are called {old!r}; the later one is "
+                            f"shown as {result_set.label!r} (use --name)")
+        else:
+            seen[result_set.label] = 1
+    return problems
+
+
+def main(argv=None) -> int:
+    parser, args = parse_args(sys.argv[1:] if argv is None else argv)
+    sets, problems = load_all(args.results)
+    if not sets:
+        for problem in problems:
+            print(f"pasidbench report: {problem}", file=sys.stderr)
+        print("pasidbench report: no valid result set; nothing to report",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if len(args.name) > len(sets):
+        parser.print_usage(sys.stderr)
+        print(f"pasidbench report: {len(args.name)} --name labels for "
+              f"{len(sets)} result sets", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    problems += apply_names(sets, args.name)
+
+    report = compare.build_report(sets, alpha=args.alpha,
+                                  cov_warn_pct=args.cov_warn,
+                                  resamples=args.bootstrap)
+    report.left_out[:0] = problems
+    if sets[0].source != args.results[0]:
+        report.warnings.insert(0, f"BASELINE REPLACED: {args.results[0]} "
+                                  f"could not be read; A is {sets[0].source}.")
+    text = table.render(report)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    for warning in report.warnings:
+        print(f"pasidbench report: {warning}", file=sys.stderr)
+    for problem in report.left_out:
+        print(f"pasidbench report: left out: {problem}", file=sys.stderr)
+
+    if args.out:
+        from . import html
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "report.txt").write_text(text, encoding="utf-8")
+        figures = []
+        if not args.no_plots:
+            from . import plots
+            figures = plots.write_all(report, args.out / "plots")
+        html_path = args.out / "report.html"
+        html_path.write_text(html.render(report, text, figures),
+                             encoding="utf-8")
+        print(f"pasidbench report: wrote {html_path} and "
+              f"{len(figures)} plots", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,284 @@
+"""Read pasidbench result files (JSON Lines, schema pasidbench-result/1).
+
+A result set is what one RESULTS argument names: a directory holding
+results.jsonl, or a .jsonl file. Everything that cannot be used is skipped
+record by record and described in ResultSet.problems, so that a report can
+still be made from what is valid and say what it left out.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_TAG = "pasidbench-result/1"
+SCHEMA_PATH = (Path(__file__).resolve().parents[2]
+               / "results" / "schema" / "result-v1.schema.json")
+RESULTS_FILE_NAME = "results.jsonl"
+MODEL_BACKEND_PREFIX = "model:"
+
+# Outcomes whose metrics are measurements; the others ran partly or not at all.
+MEASURED_OUTCOMES = ("pass", "fail")
+
+# Per-file cap on repeated messages of one kind; the rest are counted.
+MAX_MESSAGES_PER_KIND = 5
+
+
+class LoadError(Exception):
+    """Nothing usable at a path (missing, unreadable, no valid records)."""
+
+
+@dataclass(frozen=True, order=True)
+class TestKey:
+    """Identity of a test across result sets: workload plus parameters.
+
+    The backend is deliberately not part of it: the same test runs on
+    model:task-refcount and model:mm-lifetime, or on host under kernel A and B.
+    """
+    workload: str
+    params_json: str  # canonical JSON, so that true and 1 stay distinct
+
+    @staticmethod
+    def of(record: dict) -> "TestKey":
+        return TestKey(record["workload"],
+                       json.dumps(record.get("params", {}), sort_keys=True))
+
+    @property
+    def params(self) -> dict:
+        return json.loads(self.params_json)
+
+    def describe(self) -> str:
+        parts = [self.workload]
+        for name, value in sorted(self.params.items()):
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            parts.append(f"{name}={value}")
+        return " ".join(parts)
+
+
+@dataclass
+class ResultSet:
+    source: str                  # the argument as given
+    path: Path                   # the .jsonl file read
+    label: str = ""
+    tests: dict = field(default_factory=dict)          # TestKey -> record
+    environments: list = field(default_factory=list)   # environment objects
+    problems: list = field(default_factory=list)       # what was left out
+    policy: str | None = None    # set when split out of a model file
+
+    @property
+    def first_test(self) -> dict | None:
+        return next(iter(self.tests.values()), None)
+
+    @property
+    def kernel(self) -> dict:
+        record = self.first_test
+        return record["provenance"]["kernel"] if record else {}
+
+    @property
+    def machine(self) -> dict:
+        record = self.first_test
+        return record["provenance"]["machine"] if record else {}
+
+    @property
+    def backends(self) -> list:
+        return sorted({r["backend"] for r in self.tests.values()})
+
+    @property
+    def is_model(self) -> bool:
+        return bool(self.tests) and all(
+            r["backend"].startswith(MODEL_BACKEND_PREFIX)
+            for r in self.tests.values())
+
+    @property
+    def emulated(self) -> bool:
+        return any(r["provenance"]["machine"].get("emulated", False)
+                   for r in self.tests.values())
+
+    @property
+    def time_bases(self) -> list:
+        return sorted({r["provenance"]["machine"].get("time_base", "real")
+                       for r in self.tests.values()})
+
+    @property
+    def environment(self) -> dict:
+        """The environment of the last run that appended to the file."""
+        return self.environments[-1] if self.environments else {}
+
+
+def resolve_results_path(source: str) -> Path:
+    path = Path(source)
+    if path.is_dir():
+        path = path / RESULTS_FILE_NAME
+    if not path.is_file():
+        raise LoadError(f"{source}: no {RESULTS_FILE_NAME} found")
+    return path
+
+
+_validators = None
+
+
+def _record_validators() -> dict:
+    """One validator per record kind: the schema's top-level oneOf only says
+    'matches neither', while a kind-specific check names the field at fault."""
+    global _validators
+    if _validators is None:
+        import jsonschema  # Debian python3-jsonschema
+        schema = json.loads(SCHEMA_PATH.read_text())
+        _validators = {}
+        for kind in ("environment", "test"):
+            sub = {k: v for k, v in schema.items() if k != "oneOf"}
+            sub["$ref"] = f"#/$defs/{kind}_record"
+            _validators[kind] = jsonschema.Draft202012Validator(sub)
+    return _validators
+
+
+def _first_schema_error(record: dict) -> str | None:
+    kind = record.get("record")
+    validator = _record_validators().get(kind)
+    if validator is None:
+        return f"unknown record kind {kind!r}"
+    errors = sorted(validator.iter_errors(record),
+                    key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if not errors:
+        return None
+    error = errors[0]
+    where = ".".join(str(p) for p in error.absolute_path) or "record"
+    return f"{where}: {error.message}"
+
+
+class _MessageLog:
+    """Collects problems for one file, capping repeats of one kind."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.counts = collections.Counter()
+        self.messages = []
+
+    def add(self, kind: str, lineno: int | None, text: str) -> None:
+        self.counts[kind] += 1
+        if self.counts[kind] <= MAX_MESSAGES_PER_KIND:
+            where = f"{self.path}:{lineno}" if lineno else f"{self.path}"
+            self.messages.append(f"{where}: {text}")
+
+    def finish(self) -> list:
+        for kind, count in sorted(self.counts.items()):
+            if count > MAX_MESSAGES_PER_KIND:
+                self.messages.append(
+                    f"{self.path}: {count - MAX_MESSAGES_PER_KIND} more "
+                    f"'{kind}' problems not listed")
+        return self.messages
+
+
+def read_records(path: Path) -> tuple:
+    """Return ([(lineno, record)], problems) of the valid v1 records."""
+    log = _MessageLog(path)
+    other_schemas = collections.Counter()
+    records = []
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as err:
+        raise LoadError(f"{path}: cannot read: {err.strerror}") from err
+    lines = text.split("\n")
+    truncated_tail = bool(text) and not text.endswith("\n")
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            last = lineno == len(lines) and truncated_tail
+            why = ("truncated last line (did the run crash?)" if last
+                   else f"malformed JSON ({err.msg})")
+            log.add("json", lineno, f"{why}; line skipped")
+            continue
+        if not isinstance(record, dict) or "schema" not in record:
+            log.add("not-a-record", lineno,
+                    "not a pasidbench result record; skipped")
+            continue
+        if record["schema"] != SCHEMA_TAG:
+            other_schemas[str(record["schema"])] += 1
+            continue
+        error = _first_schema_error(record)
+        if error:
+            log.add("invalid", lineno,
+                    f"{record.get('record', 'record')} record does not match "
+                    f"{SCHEMA_TAG} ({error}); skipped")
+            continue
+        records.append((lineno, record))
+    problems = log.finish()
+    for tag, count in sorted(other_schemas.items()):
+        problems.append(f"{path}: {count} record(s) of schema {tag!r} skipped "
+                        f"(this report reads {SCHEMA_TAG})")
+    return records, problems
+
+
+def _model_policy(record: dict) -> str:
+    return (record.get("policy")
+            or record["backend"][len(MODEL_BACKEND_PREFIX):]
+            or record["provenance"]["kernel"].get("policy") or "model")
+
+
+def _default_label(result_set: ResultSet) -> str:
+    if result_set.policy:
+        return result_set.policy
+    if result_set.is_model:
+        return _model_policy(result_set.first_test)
+    if result_set.tests:
+        names = collections.Counter(r["provenance"]["kernel"]["name"]
+                                    for r in result_set.tests.values())
+        return names.most_common(1)[0][0]
+    return Path(result_set.source).name
+
+
+def load_result_sets(source: str) -> list:
+    """Load one RESULTS argument.
+
+    Usually one set. A model-backend file that holds several policies is split
+    into one set per policy, in order of first appearance, because a policy is
+    what a model comparison compares.
+    """
+    path = resolve_results_path(source)
+    records, problems = read_records(path)
+    environments = [r["environment"] for _, r in records
+                    if r["record"] == "environment"]
+    tests = [(n, r) for n, r in records if r["record"] == "test"]
+    if not tests:
+        what = "no valid test records"
+        raise LoadError(f"{source}: {what}" + (
+            "; " + "; ".join(problems) if problems else ""))
+
+    groups = collections.OrderedDict()
+    model_policies = {_model_policy(r) for _, r in tests
+                      if r["backend"].startswith(MODEL_BACKEND_PREFIX)}
+    split = len(model_policies) > 1 and all(
+        r["backend"].startswith(MODEL_BACKEND_PREFIX) for _, r in tests)
+    for lineno, record in tests:
+        group = _model_policy(record) if split else None
+        groups.setdefault(group, []).append((lineno, record))
+
+    sets = []
+    for policy, group in groups.items():
+        result_set = ResultSet(source=source, path=path, policy=policy,
+                               environments=environments,
+                               problems=list(problems) if not sets else [])
+        for lineno, record in group:
+            key = TestKey.of(record)
+            if key in result_set.tests:
+                result_set.problems.append(
+                    f"{path}:{lineno}: test {key.describe()!r} recorded again; "
+                    f"the later record replaces the earlier one")
+            result_set.tests[key] = record
+        kernels = {(r["provenance"]["kernel"]["name"],
+                    r["provenance"]["kernel"]["release"])
+                   for r in result_set.tests.values()}
+        if len(kernels) > 1 and not result_set.is_model:
+            listed = ", ".join(f"{n} ({r})" for n, r in sorted(kernels))
+            result_set.problems.append(
+                f"{path}: records come from more than one kernel ({listed}); "
+                f"the set is labelled by the most common one")
+        result_set.label = _default_label(result_set)
+        sets.append(result_set)
+    return sets

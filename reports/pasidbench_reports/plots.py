@@ -1,0 +1,394 @@
+"""Figures for the report, as PNG (for the HTML page) and SVG (for papers
+and slides). Each kind is drawn only when the results hold its data:
+
+  distribution   every metric: box plot per set with the samples on top
+  scaling        metrics with an integer parameter spinning_cpus (or cpus):
+                 median cost against the number of CPUs running the mm
+  pasid          metrics with a boolean parameter with_pasid: cost with and
+                 without a PASID-bound mm, per set
+  timeline       model results with pasid_timeline: PASID lifetimes
+                 (allocated / bound / idle-held) per policy
+
+Output is deterministic (fixed SVG hash salt, no dates in metadata, seeded
+jitter), so rerunning a report over the same files does not churn.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .compare import Report, set_letter  # noqa: E402
+from .table import clean  # noqa: E402
+
+CPU_COUNT_PARAMS = ("spinning_cpus", "cpus")
+PASID_PARAM = "with_pasid"
+BASELINE_COLOR = "#d95f02"
+OTHER_COLORS = ("#1f78b4", "#33a02c", "#6a3d9a", "#b15928", "#e31a1c",
+                "#a6761d", "#666666", "#1b9e77")
+BOUND_COLOR = "#1f78b4"
+IDLE_COLOR = "#fdae61"
+MAX_TIMELINE_ROWS = 30
+
+RC = {
+    "svg.hashsalt": "pasidbench",
+    "svg.fonttype": "path",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "figure.dpi": 100,
+}
+SVG_METADATA = {"Date": None, "Creator": None}
+PNG_METADATA = {"Software": None}
+
+
+@dataclass
+class PlotFile:
+    kind: str
+    title: str
+    png: Path
+    svg: Path
+
+
+def set_color(index: int) -> str:
+    if index == 0:
+        return BASELINE_COLOR
+    return OTHER_COLORS[(index - 1) % len(OTHER_COLORS)]
+
+
+def plot_text(text) -> str:
+    """Result text shown in a figure: no control characters, and '$' kept
+    literal (matplotlib would otherwise parse it as mathtext)."""
+    return clean(text).replace("$", r"\$")
+
+
+def set_name(report: Report, index: int) -> str:
+    suffix = " (baseline)" if index == 0 else ""
+    return plot_text(f"{set_letter(index)}  {report.sets[index].label}{suffix}")
+
+
+def file_stem(kind: str, *parts) -> str:
+    text = " ".join(str(p) for p in parts)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:70]
+    return f"{kind}-{slug}-{zlib.crc32(text.encode()):08x}"
+
+
+def _save(fig, directory: Path, kind: str, title: str, stem: str) -> PlotFile:
+    png, svg = directory / f"{stem}.png", directory / f"{stem}.svg"
+    fig.savefig(png, format="png", metadata=PNG_METADATA)
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+    plt.close(fig)
+    return PlotFile(kind, title, png, svg)
+
+
+def _title(text: str, width: int = 80) -> str:
+    return "\n".join(textwrap.wrap(plot_text(text), width)) or " "
+
+
+def _verdict_text(column) -> str:
+    comparison = column.comparison
+    if comparison is None:
+        return ""
+    change = ("n/a" if comparison.change_pct is None
+              else f"{comparison.change_pct:+.2f}%")
+    return f"{change} {comparison.verdict}"
+
+
+def distribution_plots(report: Report, directory: Path) -> list:
+    files = []
+    jitter = np.random.default_rng(0)
+    for metric in report.metrics:
+        present = [(i, c) for i, c in enumerate(metric.columns)
+                   if c is not None]
+        if not present:
+            continue
+        fig, ax = plt.subplots(
+            figsize=(8.0, 1.4 + 0.55 * len(present)), layout="constrained")
+        positions = list(range(len(present), 0, -1))  # baseline on top
+        data = [np.asarray(c.samples, dtype=float) for _, c in present]
+        boxes = ax.boxplot(data, positions=positions, vert=False,
+                           widths=0.55, patch_artist=True, showfliers=False,
+                           medianprops={"color": "black"})
+        for patch, (i, _) in zip(boxes["boxes"], present):
+            patch.set_facecolor(set_color(i))
+            patch.set_alpha(0.35 if i else 0.6)
+            patch.set_edgecolor(set_color(i))
+            patch.set_linewidth(2.0 if i == 0 else 1.0)
+        for position, values, (i, column) in zip(positions, data, present):
+            ax.scatter(values, position + jitter.uniform(-0.18, 0.18,
+                                                         values.size),
+                       s=9, color=set_color(i), alpha=0.8, zorder=3,
+                       linewidths=0)
+            verdict = _verdict_text(column)
+            if verdict:
+                ax.annotate(plot_text(verdict), xy=(1.01, position),
+                            xycoords=("axes fraction", "data"),
+                            va="center", fontsize=8,
+                            fontweight="bold" if column.comparison.significant
+                            else "normal")
+        ax.set_yticks(positions)
+        ax.set_yticklabels([set_name(report, i) for i, _ in present])
+        for label, (i, _) in zip(ax.get_yticklabels(), present):
+            if i == 0:
+                label.set_fontweight("bold")
+                label.set_color(BASELINE_COLOR)
+        direction = {"lower": "lower is better",
+                     "higher": "higher is better"}.get(metric.better, "")
+        ax.set_xlabel(plot_text(f"{metric.metric} [{metric.unit}]"
+                                + (f", {direction}" if direction else "")))
+        ax.set_title(_title(f"{metric.metric}: {metric.key.describe()}"))
+        if len(present) > 1:
+            ax.annotate("change in median vs A\n(bold: significant)",
+                        xy=(1.01, 1.0), xycoords="axes fraction",
+                        va="bottom", fontsize=7, color="#555555")
+        ax.grid(axis="x", alpha=0.3)
+        files.append(_save(fig, directory, "distribution",
+                           f"{metric.metric} ({metric.key.describe()})",
+                           file_stem("dist", metric.metric,
+                                     metric.key.describe())))
+    return files
+
+
+def _grouped(report: Report, param_names, accept):
+    """Group metric rows by (metric, workload, other params) over the values
+    of one parameter named in param_names whose values pass accept()."""
+    groups = {}
+    for metric in report.metrics:
+        params = metric.key.params
+        name = next((p for p in param_names if p in params
+                     and accept(params[p])), None)
+        if name is None:
+            continue
+        rest = {k: v for k, v in params.items() if k != name}
+        group_id = (metric.metric, metric.key.workload,
+                    tuple(sorted((k, str(v)) for k, v in rest.items())))
+        group = groups.setdefault(group_id, {"param": name, "rows": {},
+                                             "metric": metric, "rest": rest})
+        group["rows"][params[name]] = metric
+    return groups
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _describe_rest(workload: str, rest: dict) -> str:
+    parts = [workload] + [f"{k}={v}" for k, v in sorted(rest.items())]
+    return " ".join(parts)
+
+
+def scaling_plots(report: Report, directory: Path) -> list:
+    files = []
+    for (metric_name, workload, _), group in sorted(
+            _grouped(report, CPU_COUNT_PARAMS, _is_count).items()):
+        if len(group["rows"]) < 2:
+            continue
+        param, sample_row = group["param"], group["metric"]
+        fig, ax = plt.subplots(figsize=(8.0, 4.6), layout="constrained")
+        for i in range(len(report.sets)):
+            points = []
+            for cpus, row in sorted(group["rows"].items()):
+                column = row.columns[i]
+                if column is not None:
+                    s = column.summary
+                    points.append((cpus, s.median, s.median - s.q1,
+                                   s.q3 - s.median))
+            if not points:
+                continue
+            x, y, low, high = (np.array(v, dtype=float) for v in zip(*points))
+            ax.errorbar(x, y, yerr=[low, high], marker="o", capsize=3,
+                        color=set_color(i), linewidth=2.6 if i == 0 else 1.4,
+                        label=set_name(report, i),
+                        # the thick baseline goes under, so sets that match
+                        # it stay visible on top
+                        zorder=2 if i == 0 else 3)
+        ax.set_xscale("log", base=2)
+        ticks = sorted(group["rows"])
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(t) for t in ticks])
+        ax.set_xlabel(plot_text(f"{param} (CPUs running the mm)"))
+        ax.set_ylabel(plot_text(f"{metric_name} [{sample_row.unit}], "
+                                f"median and IQR"))
+        description = _describe_rest(workload, group["rest"])
+        ax.set_title(_title(f"{metric_name} against {param}: {description}"))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        files.append(_save(fig, directory, "scaling",
+                           f"{metric_name} against {param} ({description})",
+                           file_stem("scaling", metric_name, description)))
+    return files
+
+
+def pasid_plots(report: Report, directory: Path) -> list:
+    files = []
+    for (metric_name, workload, _), group in sorted(
+            _grouped(report, (PASID_PARAM,),
+                     lambda v: isinstance(v, bool)).items()):
+        rows = group["rows"]
+        if set(rows) != {False, True}:
+            continue
+        fig, ax = plt.subplots(figsize=(8.0, 4.6), layout="constrained")
+        indices = [i for i in range(len(report.sets))
+                   if rows[False].columns[i] or rows[True].columns[i]]
+        width = 0.38
+        for slot, i in enumerate(indices):
+            medians = {}
+            for offset, with_pasid in ((-width / 2, False), (width / 2, True)):
+                column = rows[with_pasid].columns[i]
+                if column is None:
+                    continue
+                s = column.summary
+                medians[with_pasid] = s.median
+                ax.bar(slot + offset, s.median, width,
+                       yerr=[[s.median - s.q1], [s.q3 - s.median]],
+                       capsize=3, color=set_color(i),
+                       alpha=1.0 if with_pasid else 0.45,
+                       edgecolor="black", linewidth=1.8 if i == 0 else 0.5,
+                       hatch="//" if with_pasid else None)
+            if len(medians) == 2 and medians[False]:
+                overhead = (medians[True] / medians[False] - 1) * 100
+                top = max(rows[w].columns[i].summary.q3 for w in medians)
+                ax.annotate(f"with PASID: {overhead:+.1f}%", xy=(slot, top),
+                            xytext=(0, 6), textcoords="offset points",
+                            ha="center", fontsize=8)
+        ax.set_xticks(range(len(indices)))
+        ax.set_xticklabels([set_name(report, i) for i in indices],
+                           rotation=15 if len(indices) > 3 else 0)
+        for label, i in zip(ax.get_xticklabels(), indices):
+            if i == 0:
+                label.set_fontweight("bold")
+                label.set_color(BASELINE_COLOR)
+        from matplotlib.patches import Patch
+        ax.legend(handles=[
+            Patch(facecolor="#999999", alpha=0.45, label="without PASID"),
+            Patch(facecolor="#999999", hatch="//", label="with PASID-bound mm"),
+        ], fontsize=8, loc="upper left", ncols=2)
+        unit = group["metric"].unit
+        ax.set_ylabel(plot_text(f"{metric_name} [{unit}], median and IQR"))
+        # headroom for the overhead labels and the legend
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.22)
+        description = _describe_rest(workload, group["rest"])
+        ax.set_title(_title(f"{metric_name} with and without a PASID: "
+                            f"{description}"))
+        ax.grid(axis="y", alpha=0.3)
+        files.append(_save(fig, directory, "pasid",
+                           f"{metric_name} with and without a PASID "
+                           f"({description})",
+                           file_stem("pasid", metric_name, description)))
+    return files
+
+
+def _time_scale(largest_ns: float):
+    for factor, unit in ((1e9, "s"), (1e6, "ms"), (1e3, "us")):
+        if largest_ns >= factor:
+            return factor, unit
+    return 1.0, "ns"
+
+
+def _merge_runs(spans: list) -> list:
+    """Contiguous intervals of one (pasid, mm): the allocation as a whole."""
+    runs = []
+    for start, end in sorted((s["start_ns"], s["end_ns"]) for s in spans):
+        if runs and start <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    return runs
+
+
+def timeline_plots(report: Report, directory: Path) -> list:
+    from matplotlib.patches import Patch
+    files = []
+    keys = sorted({k for s in report.sets for k, r in s.tests.items()
+                   if r.get("pasid_timeline")})
+    for key in keys:
+        panels = [(i, s.tests[key]["pasid_timeline"])
+                  for i, s in enumerate(report.sets)
+                  if key in s.tests and s.tests[key].get("pasid_timeline")]
+        largest = max(span["end_ns"] for _, spans in panels for span in spans)
+        factor, unit = _time_scale(largest)
+        heights = []
+        for _, spans in panels:
+            heights.append(min(MAX_TIMELINE_ROWS,
+                               len({(s["pasid"], s["mm"]) for s in spans})))
+        fig, axes = plt.subplots(
+            len(panels), 1, sharex=True, squeeze=False, layout="constrained",
+            figsize=(8.0, 1.0 + sum(0.9 + 0.28 * h for h in heights)),
+            gridspec_kw={"height_ratios": [1 + h for h in heights]})
+        for ax, (i, spans) in zip(axes[:, 0], panels):
+            by_row = {}
+            for span in sorted(spans, key=lambda s: (s["start_ns"], s["pasid"],
+                                                     s["mm"])):
+                by_row.setdefault((span["pasid"], span["mm"]), []).append(span)
+            rows = list(by_row.items())
+            hidden = max(0, len(rows) - MAX_TIMELINE_ROWS)
+            rows = rows[:MAX_TIMELINE_ROWS]
+            for y, ((pasid, mm), row_spans) in enumerate(rows):
+                for start, end in _merge_runs(row_spans):
+                    ax.broken_barh([(start / factor, (end - start) / factor)],
+                                   (y - 0.42, 0.84), facecolors="none",
+                                   edgecolors="#555555", linewidth=0.8)
+                for span in row_spans:
+                    bound = span["state"] == "bound"
+                    ax.broken_barh(
+                        [(span["start_ns"] / factor,
+                          (span["end_ns"] - span["start_ns"]) / factor)],
+                        (y - 0.3, 0.6),
+                        facecolors=BOUND_COLOR if bound else IDLE_COLOR,
+                        hatch=None if bound else "xx", edgecolor="white",
+                        linewidth=0)
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels([plot_text(f"PASID {p}  {mm}")
+                                for (p, mm), _ in rows], fontsize=7)
+            ax.set_ylim(len(rows) - 0.5, -0.5)
+            title = set_name(report, i)
+            if hidden:
+                title += f"  ({hidden} more PASIDs not shown)"
+            ax.set_title(title, loc="left", fontsize=9,
+                         color=BASELINE_COLOR if i == 0 else "black",
+                         fontweight="bold" if i == 0 else "normal")
+            ax.grid(axis="x", alpha=0.3)
+        axes[-1, 0].set_xlabel(f"time [{unit}]")
+        # above the first panel, beside its left-aligned title, so that it
+        # never covers a lifetime bar
+        axes[0, 0].legend(handles=[
+            Patch(facecolor="none", edgecolor="#555555",
+                  label="allocated to the mm"),
+            Patch(facecolor=BOUND_COLOR, label="bound"),
+            Patch(facecolor=IDLE_COLOR, hatch="xx", label="idle-held"),
+        ], fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+            ncols=3, frameon=False)
+        fig.suptitle(_title(f"PASID lifetimes: {key.describe()}"),
+                     fontsize=10)
+        files.append(_save(fig, directory, "timeline",
+                           f"PASID lifetimes ({key.describe()})",
+                           file_stem("timeline", key.describe())))
+    return files
+
+
+PLOT_KINDS = ("dist", "scaling", "pasid", "timeline")
+
+
+def write_all(report: Report, directory: Path) -> list:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = []
+    with matplotlib.rc_context(RC):
+        for draw in (distribution_plots, scaling_plots, pasid_plots,
+                     timeline_plots):
+            files.extend(draw(report, directory))
+    # Plots of an earlier report into the same directory would be mistaken
+    # for this one's; only files named like ours are removed.
+    written = {p for f in files for p in (f.png, f.svg)}
+    for path in directory.iterdir():
+        if (path.suffix in (".png", ".svg") and path not in written
+                and path.name.split("-", 1)[0] in PLOT_KINDS):
+            path.unlink()
+    return files
