@@ -381,6 +381,33 @@ OUTCOME_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP",
                 "error": "ERROR", "crashed": "CRASHED", "timeout": "TIMEOUT"}
 
 
+def outcome_text(record: dict) -> str:
+    """PASS/FAIL/...; a seeded mutant that fails as its suite expects is XFAIL."""
+    outcome = record["outcome"]
+    if record.get("expected_outcome") == "fail":
+        if outcome == "fail":
+            return "XFAIL"
+        if outcome == "pass":
+            return "XPASS"
+    return OUTCOME_TEXT[outcome]
+
+
+def _skip_reason_lines(report: Report) -> list:
+    """Each distinct SKIP reason once, with the sets it came from."""
+    reasons = {}
+    for conformance_row in report.conformance:
+        for i, record in enumerate(conformance_row.records):
+            if record is not None and record["outcome"] == "skip":
+                letters = reasons.setdefault(record.get("reason") or "no reason", [])
+                if set_letter(i) not in letters:
+                    letters.append(set_letter(i))
+    lines = []
+    for reason, letters in reasons.items():
+        lines += wrap(f"SKIP ({','.join(letters)}): {clean(reason)}",
+                      subsequent="    ")
+    return lines
+
+
 def _conformance_lines(report: Report) -> list:
     if not report.conformance:
         return []
@@ -395,7 +422,7 @@ def _conformance_lines(report: Report) -> list:
         for conformance_row in report.conformance:
             label = clean(conformance_row.key.describe())
             cells = "".join(
-                (OUTCOME_TEXT[r["outcome"]] if r is not None else "-")
+                (outcome_text(r) if r is not None else "-")
                 .rjust(OUTCOME_WIDTH)
                 for r in (conformance_row.records[i] for i in panel))
             if len(label) < label_width:
@@ -403,7 +430,7 @@ def _conformance_lines(report: Report) -> list:
             else:
                 lines += wrap(label)
                 lines.append(" " * label_width + cells)
-    details = []
+    details = _skip_reason_lines(report)
     for conformance_row in report.conformance:
         for i, record in enumerate(conformance_row.records):
             if record is None or record["outcome"] == "pass" or \
@@ -416,7 +443,7 @@ def _conformance_lines(report: Report) -> list:
 
 
 def _failure_lines(letter: str, conformance_row, record: dict) -> list:
-    outcome = OUTCOME_TEXT[record["outcome"]]
+    outcome = outcome_text(record)
     lines = wrap(f"{letter} {outcome} {conformance_row.key.describe()}")
     if record.get("reason"):
         lines += wrap(record["reason"], indent="    ")

@@ -236,3 +236,20 @@ def test_value_format_keeps_width():
     assert table.format_value(0.00042, table.choose_decimals(
         [0.00042, 0.0125])) == " 0.000420"
     assert table.choose_decimals([0.0, 12.0, 4096.0]) == 2
+
+
+def test_expected_mutant_failure_is_xfail_and_skip_reasons_are_listed(tmp_path):
+    mutant = fx.model_record(
+        "resync-ipi/free-before-ack", "clone-bind-exit", {"rounds": 1},
+        kind="conformance", outcome="fail", reason="isolation_violation",
+        violations={"isolation_violation": 1})
+    mutant["expected_outcome"] = "fail"
+    skipped = fx.model_record("resync-ipi/free-before-ack", "thread-pool", {},
+                              kind="conformance", outcome="skip",
+                              reason="no /sys/bus/dsa")
+    fx.write_results(tmp_path / "m", [mutant, skipped])
+    _, out, _ = fx.run_cli([tmp_path / "m"])
+    lines = out.splitlines()
+    assert ["clone-bind-exit", "rounds=1", "XFAIL"] in [l.split() for l in lines]
+    assert "A XFAIL clone-bind-exit rounds=1" in lines
+    assert "SKIP (A): no /sys/bus/dsa" in lines
