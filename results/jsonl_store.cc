@@ -17,7 +17,8 @@ JsonlWriter::JsonlWriter(const std::string& path) : path_(path) {
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error(path + ": cannot open for writing: " + std::strerror(errno));
+  if (fd_ < 0)
+    throw std::runtime_error(path + ": cannot open for writing: " + std::strerror(errno));
 }
 
 JsonlWriter::~JsonlWriter() {
@@ -30,7 +31,8 @@ void JsonlWriter::append(const nlohmann::json& record) {
   struct stat st {};
   if (::fstat(fd_, &st) == 0 && st.st_size > 0) {
     char last = 0;
-    if (::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n') line.insert(line.begin(), '\n');
+    if (::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n')
+      line.insert(line.begin(), '\n');
   }
   const char* p = line.data();
   size_t left = line.size();
@@ -43,7 +45,8 @@ void JsonlWriter::append(const nlohmann::json& record) {
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd_) != 0) throw std::runtime_error(path_ + ": fsync failed: " + std::strerror(errno));
+  if (::fsync(fd_) != 0)
+    throw std::runtime_error(path_ + ": fsync failed: " + std::strerror(errno));
 }
 
 JsonlContents read_jsonl(const std::string& path) {

@@ -65,8 +65,7 @@ void KtapWriter::result(const std::string& name, Outcome outcome, const std::str
 
 void KtapWriter::totals() {
   out_ << pad() << "# Totals: pass:" << pass_ << " fail:" << fail_ << " xfail:" << xfail_
-       << " xpass:" << xpass_ << " skip:"
-       << skip_ << " error:" << error_ << "\n";
+       << " xpass:" << xpass_ << " skip:" << skip_ << " error:" << error_ << "\n";
   out_.flush();
 }
 

@@ -16,16 +16,18 @@ using nlohmann::json;
 namespace {
 
 constexpr std::pair<Outcome, const char*> kOutcomeNames[] = {
-    {Outcome::kPass, "pass"},       {Outcome::kFail, "fail"},   {Outcome::kSkip, "skip"},
-    {Outcome::kError, "error"},     {Outcome::kCrashed, "crashed"},
-    {Outcome::kTimeout, "timeout"},
+    {Outcome::kPass, "pass"},   {Outcome::kFail, "fail"},       {Outcome::kSkip, "skip"},
+    {Outcome::kError, "error"}, {Outcome::kCrashed, "crashed"}, {Outcome::kTimeout, "timeout"},
 };
 
 const char* better_name(Better b) {
   switch (b) {
-    case Better::kLower: return "lower";
-    case Better::kHigher: return "higher";
-    default: return "none";
+    case Better::kLower:
+      return "lower";
+    case Better::kHigher:
+      return "higher";
+    default:
+      return "none";
   }
 }
 
@@ -194,7 +196,8 @@ ResultRecord record_from_json(const json& j) {
     m.note = jm.value("note", "");
     r.metrics[name] = m;
   }
-  if (j.contains("violations")) r.violations = j["violations"].get<std::map<std::string, int64_t>>();
+  if (j.contains("violations"))
+    r.violations = j["violations"].get<std::map<std::string, int64_t>>();
   if (j.contains("outcomes")) r.outcomes = j["outcomes"].get<std::map<std::string, int64_t>>();
   if (j.contains("counterexample")) r.counterexample = j["counterexample"];
   if (j.contains("search")) r.search = j["search"];
@@ -205,8 +208,9 @@ ResultRecord record_from_json(const json& j) {
                                   iv.at("start_ns"), iv.at("end_ns")});
   const json& prov = need("provenance");
   const json& k = prov.at("kernel");
-  r.provenance.kernel = {k.at("name"), k.at("release"), k.value("version", ""),
-                         k.value("build_id", ""), k.value("policy", ""), k.value("source", "")};
+  r.provenance.kernel = {k.at("name"),           k.at("release"),
+                         k.value("version", ""), k.value("build_id", ""),
+                         k.value("policy", ""),  k.value("source", "")};
   const json& m = prov.at("machine");
   r.provenance.machine = {m.at("hostname"), m.value("cpu_model", ""), m.value("emulated", false),
                           m.value("time_base", "real")};

@@ -54,7 +54,10 @@ json cpu_block(const fs::path& root) {
   cpu["model"] = info["model name"];
   cpu["vendor"] = info["vendor_id"];
   for (const char* k : {"cpu family", "model", "stepping", "microcode"})
-    if (info.count(k)) cpu[std::string(k) == "model" ? "model_number" : std::string(k) == "cpu family" ? "family" : k] = info[k];
+    if (info.count(k))
+      cpu[std::string(k) == "model"        ? "model_number"
+          : std::string(k) == "cpu family" ? "family"
+                                           : k] = info[k];
   std::set<std::string> flags;
   std::istringstream fl(info["flags"]);
   for (std::string f; fl >> f;) flags.insert(f);

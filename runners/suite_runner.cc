@@ -52,7 +52,8 @@ TestCase make_test_case(const std::string& workload_ref, const std::string& base
   return t;
 }
 
-std::vector<TestCase> plan_suite(const Suite& suite, const std::vector<std::string>& override_backends,
+std::vector<TestCase> plan_suite(const Suite& suite,
+                                 const std::vector<std::string>& override_backends,
                                  const RawParams& extra_params) {
   std::vector<TestCase> plan;
   for (const auto& st : suite.tests) {
@@ -158,11 +159,12 @@ int run_suite(const RunOptions& options) {
   int failed = 0, passed = 0, skipped = 0, index = 0;
   for (const auto& test : plan) {
     ++index;
-    std::string progress = "[" + std::to_string(index) + "/" + std::to_string(plan.size()) + "] " +
-                           test.test_id;
+    std::string progress =
+        "[" + std::to_string(index) + "/" + std::to_string(plan.size()) + "] " + test.test_id;
     if (done.count(test.test_id)) {
       if (!options.quiet) std::cerr << progress << " ... already recorded (resume)\n";
-      if (options.format == "ktap") ktap.result(test.test_id, Outcome::kSkip, "already recorded (--resume)");
+      if (options.format == "ktap")
+        ktap.result(test.test_id, Outcome::kSkip, "already recorded (--resume)");
       ++skipped;
       continue;
     }
@@ -172,8 +174,8 @@ int run_suite(const RunOptions& options) {
     if (!options.quiet) {
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.2f s", r.duration_s);
-      std::cerr << to_string(r.outcome) << (r.expect_fail ? " (expected)" : "") << (r.reason.empty() ? "" : " (" + r.reason + ")") << " ["
-                << secs << "]\n";
+      std::cerr << to_string(r.outcome) << (r.expect_fail ? " (expected)" : "")
+                << (r.reason.empty() ? "" : " (" + r.reason + ")") << " [" << secs << "]\n";
     }
     if (options.format == "ktap") {
       std::vector<std::string> diag;

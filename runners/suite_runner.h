@@ -15,9 +15,9 @@ struct RunOptions {
   std::vector<std::string> backends;  // overrides the suite's; may hold "model:*"
   std::string out_dir;                // empty: out/<suite>-<run id>
   bool resume = false;
-  std::string format = "text";        // text | ktap (stdout); progress goes to stderr
-  std::string filter;                 // substring of test ids to keep
-  RawParams extra_params;             // --param, applied to every test
+  std::string format = "text";  // text | ktap (stdout); progress goes to stderr
+  std::string filter;           // substring of test ids to keep
+  RawParams extra_params;       // --param, applied to every test
   bool quiet = false;
   // Provenance of the kernel under test when a lab runner drives us.
   KernelProvenance kernel;

@@ -19,8 +19,8 @@ struct TestCase {
   std::string suite;
   std::string workload;  // as named in the suite or on the command line
   WorkloadKind kind = WorkloadKind::kCanonical;
-  Scenario scenario;     // empty for micro workloads
-  ParamValues params;    // workload and backend parameters, validated
+  Scenario scenario;   // empty for micro workloads
+  ParamValues params;  // workload and backend parameters, validated
   std::string backend;
   int timeout_s = 120;
   int repetitions = 1;

@@ -1,7 +1,6 @@
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "runners/backends/backend.h"
 #include "runners/cli/commands.h"
@@ -27,7 +26,9 @@ json policies_json() {
 json params_json(const std::vector<ParamSpec>& specs) {
   json out = json::array();
   for (const auto& p : specs)
-    out.push_back({{"name", p.name}, {"type", p.describe_type()}, {"default", p.default_value},
+    out.push_back({{"name", p.name},
+                   {"type", p.describe_type()},
+                   {"default", p.default_value},
                    {"help", p.help}});
   return out;
 }
@@ -53,7 +54,9 @@ json suites_json() {
   for (const auto& f : files) {
     try {
       Suite s = load_suite_file(f.string());
-      out.push_back({{"name", s.name}, {"path", f.string()}, {"description", s.description},
+      out.push_back({{"name", s.name},
+                     {"path", f.string()},
+                     {"description", s.description},
                      {"tests", s.tests.size()}});
     } catch (const InputError& e) {
       out.push_back({{"name", f.stem().string()}, {"path", f.string()}, {"error", e.what()}});
@@ -65,8 +68,8 @@ json suites_json() {
 json backends_json() {
   json out = json::array();
   for (const auto& f : backends().families()) {
-    std::unique_ptr<Backend> b =
-        backends().create(f.variants.empty() ? f.prefix : f.prefix + ":" + f.variants.front().name, {});
+    std::unique_ptr<Backend> b = backends().create(
+        f.variants.empty() ? f.prefix : f.prefix + ":" + f.variants.front().name, {});
     out.push_back({{"name", f.variants.empty() ? f.prefix : f.prefix + ":<policy>"},
                    {"description", f.description},
                    {"params", params_json(b->params())}});

@@ -44,7 +44,8 @@ Step repeat(int64_t times, std::vector<Step> body) {
   s.body = std::move(body);
   return s;
 }
-TaskTemplate task(std::string name, bool initial, std::vector<Step> program, int64_t instances = 1) {
+TaskTemplate task(std::string name, bool initial, std::vector<Step> program,
+                  int64_t instances = 1) {
   TaskTemplate t;
   t.name = std::move(name);
   t.initial = initial;
@@ -95,8 +96,8 @@ Scenario thread_pool(const ParamValues& p) {
   // Whether a worker's submission works depends on the policy (no MSR under
   // plain mm-lifetime; fault after unbind), so the workload only asks for
   // safety here.
-  sc.tasks.push_back(task("worker", false,
-                          {latch(StepOp::kAwait, "bound"), submit(submits, SubmitExpect::kAny)}));
+  sc.tasks.push_back(
+      task("worker", false, {latch(StepOp::kAwait, "bound"), submit(submits, SubmitExpect::kAny)}));
   if (p.get_bool("reuse_probe")) sc.tasks.push_back(reuse_probe());
   return sc;
 }
@@ -105,15 +106,18 @@ Scenario clone_bind_exit(const ParamValues& p) {
   const int64_t rounds = p.get_int("rounds");
   Scenario sc;
   sc.name = "clone-bind-exit";
-  sc.description = "a process clones a task that binds, submits, unbinds and exits; the process "
-                   "lives on (" + std::to_string(rounds) + " rounds)";
+  sc.description =
+      "a process clones a task that binds, submits, unbinds and exits; the process "
+      "lives on (" +
+      std::to_string(rounds) + " rounds)";
   sc.cpus = p.get_int("cpus");
-  sc.tasks.push_back(task("main", true,
-                          {repeat(rounds, {spawn(StepOp::kCloneThread, "worker"), wait_for("worker")}),
-                           timed(StepOp::kCompute, p.get_int("idle_ns"))}));
-  sc.tasks.push_back(task("worker", false,
-                          {op(StepOp::kBind), submit(p.get_int("submits"), SubmitExpect::kOk),
-                           op(StepOp::kUnbind)}));
+  sc.tasks.push_back(
+      task("main", true,
+           {repeat(rounds, {spawn(StepOp::kCloneThread, "worker"), wait_for("worker")}),
+            timed(StepOp::kCompute, p.get_int("idle_ns"))}));
+  sc.tasks.push_back(task(
+      "worker", false,
+      {op(StepOp::kBind), submit(p.get_int("submits"), SubmitExpect::kOk), op(StepOp::kUnbind)}));
   if (p.get_bool("reuse_probe")) sc.tasks.push_back(reuse_probe());
   return sc;
 }
@@ -141,15 +145,15 @@ Scenario long_lived_binders(const ParamValues& p) {
     sc.tasks.push_back(task("binder-thread", false, {submit(submits, SubmitExpect::kAny)}));
 
   if (p.get_int("bystanders") > 0)
-    sc.tasks.push_back(task("bystander", true,
-                            {repeat(submits + 1, {timed(StepOp::kCompute, 20000),
-                                                  timed(StepOp::kSleep, 20000)})},
-                            p.get_int("bystanders")));
+    sc.tasks.push_back(
+        task("bystander", true,
+             {repeat(submits + 1, {timed(StepOp::kCompute, 20000), timed(StepOp::kSleep, 20000)})},
+             p.get_int("bystanders")));
 
   if (p.get_int("turnover") > 0) {
-    sc.tasks.push_back(task("launcher", true,
-                            {repeat(p.get_int("turnover"),
-                                    {spawn(StepOp::kFork, "newcomer"), wait_for("newcomer")})}));
+    sc.tasks.push_back(task(
+        "launcher", true,
+        {repeat(p.get_int("turnover"), {spawn(StepOp::kFork, "newcomer"), wait_for("newcomer")})}));
     sc.tasks.push_back(task("newcomer", false, binder_program("newcomer-thread")));
     if (threads > 1)
       sc.tasks.push_back(task("newcomer-thread", false, {submit(submits, SubmitExpect::kAny)}));
@@ -161,17 +165,19 @@ Scenario long_lived_binders(const ParamValues& p) {
 std::vector<WorkloadInfo>& registry() {
   static std::vector<WorkloadInfo> all = [] {
     std::vector<WorkloadInfo> w;
-    w.push_back({"thread-pool", WorkloadKind::kCanonical,
-                 "one process: one thread binds, pool workers submit; the binder stays, unbinds "
-                 "or exits while the workers go on",
-                 {ParamSpec::Int("tasks", 3, 2, 64, "threads in the pool process, binder included"),
-                  cpus_param(),
-                  ParamSpec::Int("submits", 1, 1, 10000, "descriptors each worker submits"),
-                  ParamSpec::Choice("binder", "stays", {"stays", "unbinds", "exits"},
-                                    "what the binding thread does while the workers go on"),
-                  probe_param()},
-                 thread_pool});
-    w.push_back({"clone-bind-exit", WorkloadKind::kCanonical,
+    w.push_back(
+        {"thread-pool",
+         WorkloadKind::kCanonical,
+         "one process: one thread binds, pool workers submit; the binder stays, unbinds "
+         "or exits while the workers go on",
+         {ParamSpec::Int("tasks", 3, 2, 64, "threads in the pool process, binder included"),
+          cpus_param(), ParamSpec::Int("submits", 1, 1, 10000, "descriptors each worker submits"),
+          ParamSpec::Choice("binder", "stays", {"stays", "unbinds", "exits"},
+                            "what the binding thread does while the workers go on"),
+          probe_param()},
+         thread_pool});
+    w.push_back({"clone-bind-exit",
+                 WorkloadKind::kCanonical,
                  "the seed thread's case: a process clones a task that binds, submits, unbinds "
                  "and exits, and the process lives on",
                  {ParamSpec::Int("rounds", 1, 1, 1000, "clone-bind-exit rounds, one after another"),
@@ -181,12 +187,12 @@ std::vector<WorkloadInfo>& registry() {
                                  "how long the process lives on after the last round"),
                   probe_param()},
                  clone_bind_exit});
-    w.push_back({"long-lived-binders", WorkloadKind::kCanonical,
+    w.push_back({"long-lived-binders",
+                 WorkloadKind::kCanonical,
                  "processes whose threads bind once and submit for the whole run, beside "
                  "non-PASID processes, with process turnover",
                  {ParamSpec::Int("processes", 2, 1, 64, "binding processes at time zero"),
-                  ParamSpec::Int("threads", 2, 1, 64, "threads per binding process"),
-                  cpus_param(),
+                  ParamSpec::Int("threads", 2, 1, 64, "threads per binding process"), cpus_param(),
                   ParamSpec::Int("submits", 2, 1, 10000, "descriptors each thread submits"),
                   ParamSpec::Int("bystanders", 1, 0, 64, "unrelated processes that never bind"),
                   ParamSpec::Int("turnover", 1, 0, 64,
@@ -221,8 +227,8 @@ WorkloadInfo resolve_workload(const std::string& ref, const std::string& base_di
       if (w.name == ref) return w;
     std::string names;
     for (const auto& w : builtin_workloads()) names += (names.empty() ? "" : ", ") + w.name;
-    throw InputError(where, "unknown workload '" + ref + "' (known: " + names +
-                                ", or a scenario file *.toml)");
+    throw InputError(
+        where, "unknown workload '" + ref + "' (known: " + names + ", or a scenario file *.toml)");
   }
   std::filesystem::path p(path);
   if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;

@@ -128,8 +128,8 @@ ParamValues resolve_params(const std::vector<const std::vector<ParamSpec>*>& spe
     if (it == known.end()) {
       std::string names;
       for (const auto& [n, _] : known) names += (names.empty() ? "" : ", ") + n;
-      throw InputError(raw.where,
-                       "unknown parameter '" + name + "' (known: " + (names.empty() ? "none" : names) + ")");
+      throw InputError(raw.where, "unknown parameter '" + name +
+                                      "' (known: " + (names.empty() ? "none" : names) + ")");
     }
     out.set(name, validate_param(*it->second, raw.value, raw.where));
   }

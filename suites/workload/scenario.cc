@@ -133,7 +133,8 @@ bool parse_submit_expect(const std::string& text, SubmitExpect* out) {
 
 void validate_scenario(const Scenario& sc) {
   if (sc.tasks.empty()) throw InputError(sc.where, "scenario '" + sc.name + "' has no tasks");
-  if (sc.cpus < 1) throw InputError(sc.where, "scenario '" + sc.name + "': cpus must be at least 1");
+  if (sc.cpus < 1)
+    throw InputError(sc.where, "scenario '" + sc.name + "': cpus must be at least 1");
 
   std::set<std::string> names;
   bool any_initial = false;
@@ -161,8 +162,8 @@ void validate_scenario(const Scenario& sc) {
           if (!child)
             throw InputError(s.where, "task '" + t.name + "' starts unknown task '" + s.task + "'");
           if (child->initial)
-            throw InputError(s.where, "task '" + s.task +
-                                          "' starts at time zero and cannot also be spawned");
+            throw InputError(
+                s.where, "task '" + s.task + "' starts at time zero and cannot also be spawned");
           if (s.count < 1) throw InputError(s.where, "count must be >= 1");
           starts[t.name].insert(s.task);
           started.insert(s.task);
@@ -170,10 +171,10 @@ void validate_scenario(const Scenario& sc) {
           break;
         }
         case StepOp::kWait:
-          if (s.task == t.name)
-            throw InputError(s.where, "task '" + t.name + "' waits on itself");
+          if (s.task == t.name) throw InputError(s.where, "task '" + t.name + "' waits on itself");
           if (!sc.find(s.task))
-            throw InputError(s.where, "task '" + t.name + "' waits on unknown task '" + s.task + "'");
+            throw InputError(s.where,
+                             "task '" + t.name + "' waits on unknown task '" + s.task + "'");
           if (!spawned_by_t.count(s.task))
             throw InputError(s.where, "task '" + t.name + "' waits on '" + s.task +
                                           "', which it has not started before this step");
@@ -203,7 +204,8 @@ void validate_scenario(const Scenario& sc) {
   }
   for (const auto& t : sc.tasks)
     if (!t.initial && !started.count(t.name))
-      throw InputError(t.where, "task '" + t.name + "' is never started (no clone_thread/fork names it)");
+      throw InputError(t.where,
+                       "task '" + t.name + "' is never started (no clone_thread/fork names it)");
 
   // A template that (transitively) starts itself would never end.
   std::map<std::string, int> state;  // 0 new, 1 on stack, 2 done

@@ -9,7 +9,8 @@ namespace {
 std::vector<Step> read_program(const TomlReader& r, const toml::array& program, int depth);
 
 Step read_step(const TomlReader& r, const toml::node& node, int depth) {
-  if (!node.is_table()) throw InputError(r.at(node), "a program step must be an inline table { op = ... }");
+  if (!node.is_table())
+    throw InputError(r.at(node), "a program step must be an inline table { op = ... }");
   const toml::table& t = *node.as_table();
   Step s;
   s.where = r.at(node);
@@ -107,8 +108,9 @@ Scenario read_scenario(const TomlReader& r, const toml::table& root) {
     tt.initial = start == "initial";
     tt.instances = r.optional_int(t, "instances").value_or(1);
     if (!tt.initial && t.get("instances"))
-      throw InputError(r.at(*t.get("instances")),
-                       "instances applies to initial tasks; spawned tasks use count on clone_thread/fork");
+      throw InputError(
+          r.at(*t.get("instances")),
+          "instances applies to initial tasks; spawned tasks use count on clone_thread/fork");
     const toml::array* program = r.optional_array(t, "program");
     if (!program) throw InputError(tt.where, "task '" + tt.name + "' has no program");
     tt.program = read_program(r, *program, 0);

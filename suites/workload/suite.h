@@ -10,11 +10,11 @@
 namespace pasidbench {
 
 struct SuiteTest {
-  std::string workload;                // builtin name or scenario file
-  std::vector<std::string> backends;   // empty: the suite's
+  std::string workload;                                 // builtin name or scenario file
+  std::vector<std::string> backends;                    // empty: the suite's
   std::map<std::string, std::vector<RawParam>> params;  // a list is a matrix axis
-  int timeout_s = 0;                   // 0: the suite's
-  bool expect_fail = false;            // a seeded mutant: failing is the expected result
+  int timeout_s = 0;                                    // 0: the suite's
+  bool expect_fail = false;  // a seeded mutant: failing is the expected result
   SourceLocation where;
 };
 
@@ -24,8 +24,8 @@ struct Suite {
   std::string path;
   std::string base_dir;  // scenario paths are relative to it
   std::vector<std::string> backends;
-  int timeout_s = 120;   // per test
-  int repetitions = 1;   // benchmark samples per test
+  int timeout_s = 120;  // per test
+  int repetitions = 1;  // benchmark samples per test
   std::vector<SuiteTest> tests;
 };
 

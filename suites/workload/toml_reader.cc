@@ -8,13 +8,20 @@ namespace {
 
 const char* type_name(const toml::node& n) {
   switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    default: return "a date/time";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    default:
+      return "a date/time";
   }
 }
 
@@ -42,7 +49,8 @@ SourceLocation TomlReader::at(const toml::node& node) const {
   return {file_, static_cast<int>(node.source().begin.line)};
 }
 
-void TomlReader::only_keys(const toml::table& table, std::initializer_list<std::string_view> allowed,
+void TomlReader::only_keys(const toml::table& table,
+                           std::initializer_list<std::string_view> allowed,
                            const std::string& what) const {
   for (const auto& [key, node] : table) {
     bool ok = false;
@@ -107,8 +115,8 @@ std::string TomlReader::scalar_text(const toml::node& node) const {
   if (auto s = node.as_string()) return std::string(s->get());
   if (auto i = node.as_integer()) return std::to_string(i->get());
   if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
-  throw InputError(at(node), std::string("expected a string, integer or boolean, not ") +
-                                 type_name(node));
+  throw InputError(at(node),
+                   std::string("expected a string, integer or boolean, not ") + type_name(node));
 }
 
 }  // namespace pasidbench

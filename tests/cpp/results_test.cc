@@ -14,9 +14,9 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_dir() {
-  fs::path p = fs::temp_directory_path() /
-               ("pasidbench-test-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::path p =
+      fs::temp_directory_path() / ("pasidbench-test-" + std::to_string(::getpid()) + "-" +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -102,7 +102,8 @@ TEST(Ktap, WritesVersionPlanResultsAndTotals) {
   k.header(4);
   k.result("pass-case", Outcome::kPass, "");
   k.result("skip#case", Outcome::kSkip, "no /sys/bus/dsa");
-  k.result("fail-case", Outcome::kFail, "isolation_violation", {"violation isolation_violation: 1"});
+  k.result("fail-case", Outcome::kFail, "isolation_violation",
+           {"violation isolation_violation: 1"});
   k.result("slow-case", Outcome::kTimeout, "timeout after 3 s");
   k.totals();
   EXPECT_EQ(out.str(),

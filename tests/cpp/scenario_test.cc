@@ -71,9 +71,9 @@ TEST(ScenarioToml, CanonicalWorkloadsRoundTrip) {
 }
 
 TEST(ScenarioToml, SyntaxErrorNamesLine) {
-  EXPECT_EQ(error_of("[scenario]\nname = \"x\"\ncpus = = 2\n").rfind("t.toml:3: TOML syntax", 0), 0u);
+  EXPECT_EQ(error_of("[scenario]\nname = \"x\"\ncpus = = 2\n").rfind("t.toml:3: TOML syntax", 0),
+            0u);
 }
-
 
 struct BadScenario {
   const char* name;

@@ -1,7 +1,8 @@
+#include "suites/workload/suite.h"
+
 #include <gtest/gtest.h>
 
 #include "runners/suite_runner.h"
-#include "suites/workload/suite.h"
 
 namespace pasidbench {
 namespace {
@@ -36,8 +37,9 @@ params = { binder = ["stays", "exits"], tasks = [3, 4] }
 }
 
 TEST(SuiteManifest, BackendOverrideReplacesSuiteBackends) {
-  Suite s = load_suite_text("[suite]\nname = \"m\"\nbackends = [\"nope\"]\n[[test]]\nworkload = \"thread-pool\"\n",
-                            "s.toml");
+  Suite s = load_suite_text(
+      "[suite]\nname = \"m\"\nbackends = [\"nope\"]\n[[test]]\nworkload = \"thread-pool\"\n",
+      "s.toml");
   std::vector<TestCase> plan = plan_suite(s, {"host"}, {});
   ASSERT_EQ(plan.size(), 1u);
   EXPECT_EQ(plan[0].backend, "host");
@@ -77,8 +79,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "[suite]\nname = \"m\"\nbackends = [\"host\"]\n[[test]]\nworkload = "
                  "\"thread-pool\"\nparams = { binder = \"leaves\" }\n",
                  "s.toml:6: parameter 'binder': 'leaves' is not one of the choices"},
-        BadSuite{"no_backends",
-                 "[suite]\nname = \"m\"\n[[test]]\nworkload = \"thread-pool\"\n",
+        BadSuite{"no_backends", "[suite]\nname = \"m\"\n[[test]]\nworkload = \"thread-pool\"\n",
                  "s.toml:3: no backends"},
         BadSuite{"missing_scenario_file",
                  "[suite]\nname = \"m\"\nbackends = [\"host\"]\n[[test]]\nworkload = "

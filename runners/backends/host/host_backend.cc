@@ -34,7 +34,9 @@ class HostBackend : public Backend {
 }  // namespace
 
 BackendFamily host_backend_family() {
-  return {"host", "the running kernel: real measurements; real DSA/ENQCMD where present", {},
+  return {"host",
+          "the running kernel: real measurements; real DSA/ENQCMD where present",
+          {},
           [](const std::string&) { return std::make_unique<HostBackend>(); }};
 }
 

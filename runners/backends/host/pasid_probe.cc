@@ -47,7 +47,8 @@ PasidProbe probe_pasid_path(const std::string& root_text) {
   fs::path root(root_text);
   PasidProbe p;
   p.cpu_has_enqcmd = cpuinfo_has_flag(root / "proc/cpuinfo", "enqcmd");
-  if (!p.cpu_has_enqcmd) p.missing.push_back("CPU lacks ENQCMD (no 'enqcmd' flag in /proc/cpuinfo)");
+  if (!p.cpu_has_enqcmd)
+    p.missing.push_back("CPU lacks ENQCMD (no 'enqcmd' flag in /proc/cpuinfo)");
 
   fs::path bus = root / "sys/bus/dsa/devices";
   std::error_code ec;

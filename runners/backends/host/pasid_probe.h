@@ -8,16 +8,16 @@
 namespace pasidbench {
 
 struct SharedWorkQueue {
-  std::string name;        // "wq0.0"
-  std::string device;      // "dsa0"
-  std::string char_dev;    // "/dev/dsa/wq0.0"
+  std::string name;      // "wq0.0"
+  std::string device;    // "dsa0"
+  std::string char_dev;  // "/dev/dsa/wq0.0"
 };
 
 struct PasidProbe {
   bool cpu_has_enqcmd = false;
   bool has_dsa_bus = false;
   std::vector<SharedWorkQueue> usable_queues;  // enabled, shared, type user
-  std::vector<std::string> missing;           // one line per missing prerequisite
+  std::vector<std::string> missing;            // one line per missing prerequisite
 
   bool ready() const { return missing.empty(); }
   std::string skip_reason() const;  // "; "-joined `missing`
