@@ -137,3 +137,13 @@ def test_env_json_has_provenance_keys():
     assert env["kernel"]["release"]
     assert "model" in env["cpu"]
     assert env["pasidbench"]["revision"]
+
+
+def test_missing_suite_and_unknown_backend_flag(tmp_path):
+    res = pb("run", tmp_path / "nope.toml", "--out", tmp_path / "out")
+    assert res.returncode == 2
+    assert "nope.toml: cannot read" in res.stderr
+    res = pb("run", ROOT / "suites" / "smoke.toml", "--backend", "bogus", "--out", tmp_path / "out")
+    assert res.returncode == 2
+    assert "--backend: unknown backend 'bogus'" in res.stderr
+    assert not (tmp_path / "out").exists()
