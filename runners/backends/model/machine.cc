@@ -772,6 +772,14 @@ void Machine::enqcmd(SimTask& t) {
   const SubmitExpect expect = t.submit_expect;
   --t.submits_left;
   int64_t cost = config_.costs.submit_ns;
+  if (mms_[t.k.mm].k.portals == 0) {
+    // The work queue is not mapped in this mm: there is no portal to
+    // ENQCMD to, nothing reaches the device.
+    if (record_) note(name(t.k.id) + " submit: no portal mapped");
+    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.k.msr);
+    t.ready_at = now_ + cost;
+    return;
+  }
   if (t.k.msr == kInvalidPasid) {
     // #GP from user mode: try_fixup_enqcmd_gp() or its equivalent first.
     bool fixed = policy_->gp_fault(*this, t.k) && t.k.msr != kInvalidPasid;
@@ -787,14 +795,7 @@ void Machine::enqcmd(SimTask& t) {
     cost += config_.costs.gp_fixup_ns;
     if (record_) note(name(t.k.id) + " ENQCMD: #GP fixed up;");
   }
-  const Mm& mm = mms_[t.k.mm].k;
-  if (mm.portals == 0) {
-    // The work queue is not mapped in this mm: nothing reaches the device.
-    if (record_) note(name(t.k.id) + " ENQCMD PASID " + std::to_string(t.k.msr) + ": no portal");
-    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.k.msr);
-  } else {
-    queue_descriptor(t);
-  }
+  queue_descriptor(t);
   t.ready_at = now_ + cost;
 }
 
