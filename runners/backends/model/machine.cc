@@ -309,6 +309,8 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
     compile(sc.tasks[i].program, programs_[i].code, 0, 1, i);
   }
   flags_ = static_cast<int>(flag_index.size());
+  flag_names_.resize(flag_index.size());
+  for (const auto& [f, i] : flag_index) flag_names_[i] = f;
 
   // How many tasks, mms and bindings a run can create at most (validation
   // already rejected templates that start themselves).
@@ -738,14 +740,15 @@ void Machine::run_program(SimTask& t) {
           if (record_) note(name(t.k.id) + " waits for its " + programs_[in.arg].name + " tasks");
           block(t, kWaitChildren, in.arg);
         } else {
+          if (record_)
+            note(name(t.k.id) + " waits for its " + programs_[in.arg].name + " tasks: none left");
           t.ready_at = now_ + costs.syscall_ns;
         }
         return;
       case Op::kSignal: {
         int64_t v = ++latches_[in.arg];
         if (record_)
-          note(name(t.k.id) + " signals latch " + std::to_string(in.arg) + " (" +
-               std::to_string(v) + ")");
+          note(name(t.k.id) + " signals " + flag_names_[in.arg] + " (" + std::to_string(v) + ")");
         for (auto& s : tasks_)
           if (s.state == kBlocked && s.why == kAwaitFlag && s.block_arg == in.arg && v >= s.block_n)
             wake(s);
@@ -754,9 +757,10 @@ void Machine::run_program(SimTask& t) {
       }
       case Op::kAwait:
         if (latches_[in.arg] < in.n) {
-          if (record_) note(name(t.k.id) + " awaits latch " + std::to_string(in.arg));
+          if (record_) note(name(t.k.id) + " awaits " + flag_names_[in.arg] + ", blocks");
           block(t, kAwaitFlag, in.arg, in.n);
         } else {
+          if (record_) note(name(t.k.id) + " awaits " + flag_names_[in.arg] + ": already there");
           t.ready_at = now_ + costs.syscall_ns;
         }
         return;
@@ -776,16 +780,17 @@ void Machine::enqcmd(SimTask& t) {
     // The work queue is not mapped in this mm: there is no portal to
     // ENQCMD to, nothing reaches the device.
     if (record_) note(name(t.k.id) + " submit: no portal mapped");
-    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.k.msr);
+    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.k.msr, t.k.mm);
     t.ready_at = now_ + cost;
     return;
   }
   if (t.k.msr == kInvalidPasid) {
     // #GP from user mode: try_fixup_enqcmd_gp() or its equivalent first.
+    if (record_) note(name(t.k.id) + " ENQCMD: #GP (IA32_PASID invalid)");
     bool fixed = policy_->gp_fault(*this, t.k) && t.k.msr != kInvalidPasid;
     if (!fixed) {
-      if (record_) note(name(t.k.id) + " ENQCMD: #GP, IA32_PASID invalid -> SIGSEGV");
-      outcome(t, SubmitOutcome::kGpSigsegv, expect, kInvalidPasid);
+      if (record_) note("-> SIGSEGV");
+      outcome(t, SubmitOutcome::kGpSigsegv, expect, kInvalidPasid, t.k.mm);
       t.submits_left = 0;
       if (record_) note(";");
       begin_exit(t);
@@ -793,7 +798,7 @@ void Machine::enqcmd(SimTask& t) {
     }
     ++out_->counters.gp_fixups;
     cost += config_.costs.gp_fixup_ns;
-    if (record_) note(name(t.k.id) + " ENQCMD: #GP fixed up;");
+    if (record_) note("fixed up;");
   }
   queue_descriptor(t);
   t.ready_at = now_ + cost;
@@ -1142,17 +1147,17 @@ void Machine::execute_descriptor() {
          std::to_string(d.pasid) + " -> " +
          (owner == kNone ? std::string("no PASID-table entry") : mm_name(owner)) + ": " +
          to_string(o));
-  outcome(tasks_[d.task], o, d.expect, d.pasid);
+  outcome(tasks_[d.task], o, d.expect, d.pasid, d.mm);
   if (queued_per_pasid_[d.pasid] == 0)
     for (auto& s : tasks_)
       if (s.state == kBlocked && s.why == kDraining && s.block_arg == d.pasid) wake(s);
 }
 
-void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid) {
+void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid, int mm) {
   ++out_->outcomes[static_cast<int>(o)];
   if (o == SubmitOutcome::kIsolation)
     violation(Violation::kIsolation, "isolation_violation: DMA of " + name(t.k.id) + " (" +
-                                         mm_name(t.k.mm) + ") went to another mm via PASID " +
+                                         mm_name(mm) + ") went to another mm via PASID " +
                                          std::to_string(pasid));
   else if (o == SubmitOutcome::kUseAfterFree)
     violation(Violation::kUseAfterFree, "use_after_free: PASID " + std::to_string(pasid) + " of " +

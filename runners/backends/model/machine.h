@@ -227,7 +227,7 @@ class Machine final : public KernelOps {
   void integrate_idle();
   void timeline_event(int pasid, int state);  // 0 freed, 1 idle, 2 bound
 
-  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid);
+  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid, int mm);
   void violation(Violation v, const std::string& what);
   void set_msr(SimTask& t, int pasid, uint32_t alloc);
 
@@ -244,6 +244,7 @@ class Machine final : public KernelOps {
   std::unique_ptr<Policy> policy_;
   std::vector<Program> programs_;
   int flags_ = 0;
+  std::vector<std::string> flag_names_;
 
   // Per-run state (reset() clears it, keeping capacity).
   std::vector<SimTask> tasks_;
