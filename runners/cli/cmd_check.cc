@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "results/ktap.h"
+#include "runners/backends/model/model_backend.h"
 #include "runners/cli/commands.h"
 #include "runners/environment.h"
 #include "runners/suite_runner.h"
@@ -14,6 +15,7 @@ struct CheckOptions {
   std::string backend;
   std::string workload;
   std::vector<std::string> params;
+  std::string replay;
   std::string format = "text";
   int timeout_s = 600;
 };
@@ -44,6 +46,10 @@ void print_text(const ResultRecord& r) {
     for (const auto& line : r.counterexample["trace"])
       std::cout << "  " << line.get<std::string>() << "\n";
   }
+  if (r.counterexample.is_object() &&
+      r.counterexample.value("replay_file", nlohmann::json()).is_string())
+    std::cout << "replay file: " << r.counterexample["replay_file"].get<std::string>()
+              << " (pasidbench check --replay FILE)\n";
 }
 
 }  // namespace
@@ -56,29 +62,45 @@ void add_check_command(CLI::App& app, int& exit_code) {
       cmd->add_option("--policy", o.policy, "PASID policy (see `pasidbench list policies`)");
   cmd->add_option("--backend", o.backend, "backend instead of model:<policy>, e.g. host")
       ->excludes(policy);
-  cmd->add_option("--workload", o.workload, "workload name or scenario file")->required();
+  cmd->add_option("--workload", o.workload, "workload name or scenario file");
   cmd->add_option("--param", o.params, "k=v workload or backend parameter (repeatable)");
   cmd->add_option("--format", o.format, "text | json | ktap")
       ->check(CLI::IsMember({"text", "json", "ktap"}));
   cmd->add_option("--timeout", o.timeout_s, "seconds before the check is killed")
       ->check(CLI::Range(1, 86400));
+  cmd->add_option("--replay", o.replay,
+                  "re-run a counterexample's schedule file exactly; policy, workload and "
+                  "parameters come from the file");
   cmd->callback([&exit_code] {
-    if (o.policy.empty() && o.backend.empty())
-      throw InputError({"--policy", 0}, "give --policy P (or --backend B)");
-    std::string backend = o.backend.empty() ? "model:" + o.policy : o.backend;
-    RawParams given;
-    for (const auto& text : o.params) {
-      auto [k, v] = split_param_flag(text);
-      given[k] = {v, {"--param " + text, 0}};
+    TestCase test;
+    if (!o.replay.empty()) {
+      if (!o.policy.empty() || !o.backend.empty() || !o.workload.empty() || !o.params.empty())
+        throw InputError({"--replay", 0},
+                         "the replay file names the policy, workload and parameters; give "
+                         "--replay alone");
+      test = model::replay_test_case(o.replay);
+    } else {
+      if (o.policy.empty() && o.backend.empty())
+        throw InputError({"--policy", 0}, "give --policy P (or --backend B)");
+      if (o.workload.empty()) throw InputError({"--workload", 0}, "give --workload W");
+      std::string backend = o.backend.empty() ? "model:" + o.policy : o.backend;
+      RawParams given;
+      for (const auto& text : o.params) {
+        auto [k, v] = split_param_flag(text);
+        given[k] = {v, {"--param " + text, 0}};
+      }
+      // Catch a bad backend name at the flag that gave it.
+      backends().create(backend, {o.backend.empty() ? "--policy" : "--backend", 0});
+      test = make_test_case(o.workload, ".", {"--workload", 0}, given, backend, "");
+      model::check_model_test(test);
     }
-    // Catch a bad backend name at the flag that gave it.
-    backends().create(backend, {o.backend.empty() ? "--policy" : "--backend", 0});
-    TestCase test = make_test_case(o.workload, ".", {"--workload", 0}, given, backend, "");
     test.timeout_s = o.timeout_s;
 
     RunContext ctx;
     ctx.run_id = new_run_id();
     ctx.provenance = provenance_from_environment(collect_environment());
+    // A counterexample's schedule is written to the current directory.
+    if (o.replay.empty()) ctx.out_dir = ".";
     ResultRecord r = run_one(test, ctx);
 
     if (o.format == "json") {
@@ -97,6 +119,9 @@ void add_check_command(CLI::App& app, int& exit_code) {
       std::vector<std::string> diag;
       for (const auto& [name, n] : r.violations)
         diag.push_back("violation " + name + ": " + std::to_string(n));
+      if (r.counterexample.is_object() &&
+          r.counterexample.value("replay_file", nlohmann::json()).is_string())
+        diag.push_back("replay file: " + r.counterexample["replay_file"].get<std::string>());
       if (r.counterexample.is_object() && r.counterexample.contains("trace"))
         for (const auto& line : r.counterexample["trace"]) diag.push_back(line.get<std::string>());
       k.result(r.test_id, r.outcome, r.reason, diag);

@@ -54,56 +54,91 @@ TaskTemplate task(std::string name, bool initial, std::vector<Step> program,
   return t;
 }
 
-// A second process that binds, submits and unbinds while the rest runs. The
-// allocator hands out the lowest free PASID, so if the workload's own PASID
-// was freed too early this process gets it, and a stale holder's next
-// submission lands in the probe's address space.
-TaskTemplate reuse_probe() {
-  return task("probe", true,
-              {op(StepOp::kBind), submit(1, SubmitExpect::kOk), op(StepOp::kUnbind)});
+// A second process that binds, submits and unbinds. The allocator hands out
+// the lowest free PASID, so if the workload's own PASID was freed too early
+// this process gets it, and a stale holder's next submission lands in the
+// probe's address space. With `after` it binds only once that latch was
+// signalled (right after the workload closed its queue), and it signals
+// "probed" once bound; it sleeps while bound so that the workload can run on.
+TaskTemplate reuse_probe(const std::string& after, int64_t hold_ns) {
+  std::vector<Step> prog;
+  if (!after.empty()) prog.push_back(latch(StepOp::kAwait, after));
+  prog.push_back(op(StepOp::kBind));
+  if (!after.empty()) prog.push_back(latch(StepOp::kSignal, "probed"));
+  prog.push_back(submit(1, SubmitExpect::kOk));
+  prog.push_back(timed(StepOp::kSleep, hold_ns));
+  prog.push_back(op(StepOp::kUnbind));
+  return task("probe", true, std::move(prog));
 }
 
 ParamSpec cpus_param() { return ParamSpec::Int("cpus", 2, 1, 64, "CPUs the tasks spread over"); }
 ParamSpec probe_param() {
   return ParamSpec::Bool("reuse_probe", true,
-                         "add a second process that binds while the workload runs, so a PASID "
-                         "freed too early is reused by another mm");
+                         "add a second process that binds once the workload closed its queue, so "
+                         "a PASID freed too early is reused by another mm");
+}
+ParamSpec work_param() {
+  return ParamSpec::Int("work_ns", 20000, 0, INT64_MAX,
+                        "user work a thread does between its queue operations");
 }
 
 Scenario thread_pool(const ParamValues& p) {
   const int64_t tasks = p.get_int("tasks");
   const int64_t submits = p.get_int("submits");
+  const int64_t work = p.get_int("work_ns");
   const std::string binder = p.get("binder");
+  const bool probe = p.get_bool("reuse_probe");
   Scenario sc;
   sc.name = "thread-pool";
-  sc.description = "one process, one thread binds, " + std::to_string(tasks - 1) +
-                   " workers submit; the binder " + binder;
+  sc.description = "one process, " + std::to_string(tasks - 1) +
+                   " pool workers started before one thread binds; the binder " + binder;
   sc.cpus = p.get_int("cpus");
 
-  std::vector<Step> main = {op(StepOp::kBind), latch(StepOp::kSignal, "bound"),
-                            spawn(StepOp::kCloneThread, "worker", tasks - 1)};
+  // The pool exists before the queue is opened: workers are busy when the
+  // binder binds, as in a server that opens its accelerator late.
+  std::vector<Step> main = {spawn(StepOp::kCloneThread, "worker", tasks - 1), op(StepOp::kBind),
+                            latch(StepOp::kSignal, "bound"), submit(1, SubmitExpect::kOk),
+                            timed(StepOp::kCompute, work / 2)};
   if (binder == "stays") {
-    main.push_back(submit(1, SubmitExpect::kOk));
     main.push_back(wait_for("worker"));
     main.push_back(op(StepOp::kUnbind));
   } else if (binder == "unbinds") {
+    // Closes the queue while the workers go on, and opens it again.
     main.push_back(op(StepOp::kUnbind));
+    main.push_back(latch(StepOp::kSignal, "closed"));
+    if (probe) main.push_back(latch(StepOp::kAwait, "probed"));
+    main.push_back(op(StepOp::kBind));
+    main.push_back(latch(StepOp::kSignal, "rebound"));
+    main.push_back(submit(1, SubmitExpect::kOk));
     main.push_back(wait_for("worker"));
-  } else {  // exits: the binding lives on with the process, the workers go on
+    main.push_back(op(StepOp::kUnbind));
+  } else {  // exits: the binder closes the queue and its thread exits; the pool lives on
+    main.push_back(op(StepOp::kUnbind));
+    main.push_back(latch(StepOp::kSignal, "closed"));
     main.push_back(op(StepOp::kExit));
   }
   sc.tasks.push_back(task("main", true, std::move(main)));
-  // Whether a worker's submission works depends on the policy (no MSR under
-  // plain mm-lifetime; fault after unbind), so the workload only asks for
-  // safety here.
-  sc.tasks.push_back(
-      task("worker", false, {latch(StepOp::kAwait, "bound"), submit(submits, SubmitExpect::kAny)}));
-  if (p.get_bool("reuse_probe")) sc.tasks.push_back(reuse_probe());
+
+  // Whether a worker's submission works depends on the policy (no MSR for a
+  // non-binding thread under plain mm-lifetime, no portal while the queue
+  // is closed), so the workload only asks for safety here.
+  // A worker keeps polling the queue (submit, a little work) while the
+  // binder closes and reopens it.
+  std::vector<Step> worker = {
+      timed(StepOp::kCompute, work / 2), latch(StepOp::kAwait, "bound"),
+      submit(submits, SubmitExpect::kAny),
+      repeat(4, {timed(StepOp::kCompute, work / 2), submit(1, SubmitExpect::kAny)})};
+  if (binder == "unbinds") worker.push_back(latch(StepOp::kAwait, "rebound"));
+  worker.push_back(submit(submits, SubmitExpect::kAny));
+  worker.push_back(timed(StepOp::kCompute, work));
+  sc.tasks.push_back(task("worker", false, std::move(worker)));
+  if (probe) sc.tasks.push_back(reuse_probe(binder == "stays" ? "" : "closed", work));
   return sc;
 }
 
 Scenario clone_bind_exit(const ParamValues& p) {
   const int64_t rounds = p.get_int("rounds");
+  const bool probe = p.get_bool("reuse_probe");
   Scenario sc;
   sc.name = "clone-bind-exit";
   sc.description =
@@ -115,32 +150,33 @@ Scenario clone_bind_exit(const ParamValues& p) {
       task("main", true,
            {repeat(rounds, {spawn(StepOp::kCloneThread, "worker"), wait_for("worker")}),
             timed(StepOp::kCompute, p.get_int("idle_ns"))}));
-  sc.tasks.push_back(task(
-      "worker", false,
-      {op(StepOp::kBind), submit(p.get_int("submits"), SubmitExpect::kOk), op(StepOp::kUnbind)}));
-  if (p.get_bool("reuse_probe")) sc.tasks.push_back(reuse_probe());
+  std::vector<Step> worker = {op(StepOp::kBind), submit(p.get_int("submits"), SubmitExpect::kOk),
+                              op(StepOp::kUnbind)};
+  if (probe) worker.push_back(latch(StepOp::kSignal, "closed"));
+  sc.tasks.push_back(task("worker", false, std::move(worker)));
+  if (probe) sc.tasks.push_back(reuse_probe("closed", p.get_int("work_ns")));
   return sc;
 }
 
 Scenario long_lived_binders(const ParamValues& p) {
   const int64_t threads = p.get_int("threads");
   const int64_t submits = p.get_int("submits");
+  const int64_t turnover = p.get_int("turnover");
   Scenario sc;
   sc.name = "long-lived-binders";
   sc.description = std::to_string(p.get_int("processes")) + " processes x " +
                    std::to_string(threads) + " threads bind once and submit, beside " +
                    std::to_string(p.get_int("bystanders")) + " non-PASID processes, " +
-                   std::to_string(p.get_int("turnover")) + " process turnovers";
+                   std::to_string(turnover) + " process turnovers";
   sc.cpus = p.get_int("cpus");
 
-  auto binder_program = [&](const std::string& thread_template) {
-    std::vector<Step> prog = {op(StepOp::kBind), submit(1, SubmitExpect::kOk)};
-    if (threads > 1) prog.push_back(spawn(StepOp::kCloneThread, thread_template, threads - 1));
-    prog.push_back(submit(submits, SubmitExpect::kAny));
-    if (threads > 1) prog.push_back(wait_for(thread_template));
-    return prog;  // exits with the binding open: released by exit_files()
-  };
-  sc.tasks.push_back(task("binder", true, binder_program("binder-thread"), p.get_int("processes")));
+  // A binding process: its first thread binds and submits, the others submit.
+  // It exits with the queue open: exit_files() releases it.
+  std::vector<Step> binder = {op(StepOp::kBind), submit(1, SubmitExpect::kOk)};
+  if (threads > 1) binder.push_back(spawn(StepOp::kCloneThread, "binder-thread", threads - 1));
+  binder.push_back(submit(submits, SubmitExpect::kAny));
+  if (threads > 1) binder.push_back(wait_for("binder-thread"));
+  sc.tasks.push_back(task("binder", true, std::move(binder), p.get_int("processes")));
   if (threads > 1)
     sc.tasks.push_back(task("binder-thread", false, {submit(submits, SubmitExpect::kAny)}));
 
@@ -150,15 +186,27 @@ Scenario long_lived_binders(const ParamValues& p) {
              {repeat(submits + 1, {timed(StepOp::kCompute, 20000), timed(StepOp::kSleep, 20000)})},
              p.get_int("bystanders")));
 
-  if (p.get_int("turnover") > 0) {
-    sc.tasks.push_back(task(
-        "launcher", true,
-        {repeat(p.get_int("turnover"), {spawn(StepOp::kFork, "newcomer"), wait_for("newcomer")})}));
-    sc.tasks.push_back(task("newcomer", false, binder_program("newcomer-thread")));
+  if (turnover > 0) {
+    // Turnover: a bound server forks its successors one after another. In
+    // each, a helper thread opens the queue and the process's other threads
+    // use it -- so a PASID state inherited over fork would be used.
+    sc.tasks.push_back(
+        task("launcher", true,
+             {op(StepOp::kBind), submit(1, SubmitExpect::kOk),
+              repeat(turnover, {spawn(StepOp::kFork, "newcomer"), wait_for("newcomer")}),
+              op(StepOp::kUnbind)}));
+    std::vector<Step> newcomer = {spawn(StepOp::kCloneThread, "opener"), wait_for("opener"),
+                                  submit(submits, SubmitExpect::kAny)};
+    if (threads > 1) {
+      newcomer.push_back(spawn(StepOp::kCloneThread, "newcomer-thread", threads - 1));
+      newcomer.push_back(wait_for("newcomer-thread"));
+    }
+    sc.tasks.push_back(task("newcomer", false, std::move(newcomer)));
+    sc.tasks.push_back(task("opener", false, {op(StepOp::kBind), submit(1, SubmitExpect::kOk)}));
     if (threads > 1)
       sc.tasks.push_back(task("newcomer-thread", false, {submit(submits, SubmitExpect::kAny)}));
   }
-  if (p.get_bool("reuse_probe")) sc.tasks.push_back(reuse_probe());
+  if (p.get_bool("reuse_probe")) sc.tasks.push_back(reuse_probe("", 20000));
   return sc;
 }
 
@@ -173,8 +221,9 @@ std::vector<WorkloadInfo>& registry() {
          {ParamSpec::Int("tasks", 3, 2, 64, "threads in the pool process, binder included"),
           cpus_param(), ParamSpec::Int("submits", 1, 1, 10000, "descriptors each worker submits"),
           ParamSpec::Choice("binder", "stays", {"stays", "unbinds", "exits"},
-                            "what the binding thread does while the workers go on"),
-          probe_param()},
+                            "what the binding thread does while the workers go on: keeps "
+                            "the queue open, closes and reopens it, or closes it and exits"),
+          probe_param(), work_param()},
          thread_pool});
     w.push_back({"clone-bind-exit",
                  WorkloadKind::kCanonical,
@@ -185,7 +234,7 @@ std::vector<WorkloadInfo>& registry() {
                   ParamSpec::Int("submits", 1, 1, 10000, "descriptors each cloned task submits"),
                   ParamSpec::Int("idle_ns", 1000000, 0, INT64_MAX,
                                  "how long the process lives on after the last round"),
-                  probe_param()},
+                  probe_param(), work_param()},
                  clone_bind_exit});
     w.push_back({"long-lived-binders",
                  WorkloadKind::kCanonical,

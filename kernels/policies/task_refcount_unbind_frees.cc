@@ -1,0 +1,31 @@
+// Seeded mutant task-refcount/unbind-frees: the last unbind frees the PASID
+// whatever references the threads still hold.
+#include "kernels/policies/catalog.h"
+#include "kernels/policies/task_refcount.h"
+
+namespace pasidbench::model {
+
+namespace {
+
+class TaskRefcountUnbindFrees : public TaskRefcount {
+ public:
+  HookResult unbind(KernelOps& k, Task& t, Mm& mm, bool last) override {
+    if (!last || mm.pasid == kInvalidPasid) return TaskRefcount::unbind(k, t, mm, last);
+    // The deviation: threads the #GP fixup activated keep their MSR and
+    // their (now meaningless) reference.
+    k.pasid_free(mm.pasid);
+    k.set_mm_pasid(mm, kInvalidPasid);
+    mm.pasid_refs = 0;
+    return {};
+  }
+};
+
+}  // namespace
+
+PolicyInfo task_refcount_unbind_frees_policy() {
+  return {"task-refcount/unbind-frees",
+          "task-refcount whose last unbind frees the PASID whatever the threads' references",
+          "task-refcount", [] { return std::make_unique<TaskRefcountUnbindFrees>(); }};
+}
+
+}  // namespace pasidbench::model

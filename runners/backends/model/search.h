@@ -1,0 +1,62 @@
+// Runs a search strategy over the simulator and aggregates what it saw.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runners/backends/model/machine.h"
+#include "runners/backends/model/prng.h"
+
+namespace pasidbench::model {
+
+enum class Strategy { kExhaustive, kPct, kRandom };
+const char* to_string(Strategy s);
+
+struct SearchConfig {
+  Strategy strategy = Strategy::kExhaustive;
+  int preemption_bound = 2;
+  // pct and random: how many schedules (0: 10000). exhaustive: a cap (0: none).
+  int64_t schedules = 0;
+  int pct_depth = 3;
+  uint64_t seed = 1;
+  size_t max_samples = 256;  // per-schedule metric samples kept
+  double time_limit_s = 0;   // 0: none
+};
+
+// The failing schedule the search keeps: the most severe violation kind
+// seen, the first schedule that showed it.
+struct Found {
+  int violation = -1;
+  std::vector<Deviation> deviations;
+  int64_t event = 0;     // 1-based action index of the violation
+  int64_t schedule = 0;  // index of the schedule among those run
+};
+
+struct SearchResult {
+  Strategy strategy = Strategy::kExhaustive;
+  int64_t schedules = 0;  // strategy schedules run (the reference not counted)
+  int64_t decisions = 0;
+  int64_t steps = 0;
+  double seconds = 0;
+  bool complete = true;         // exhaustive: every schedule within the bound was run
+  std::string stopped_by;       // why an incomplete search stopped
+  int64_t step_limit_runs = 0;  // schedules cut off at max_steps
+  std::array<int64_t, kViolationKinds> failing_schedules{};  // schedules showing the kind
+  std::array<int64_t, kOutcomeKinds> outcomes{};             // submissions, all schedules
+  std::vector<Counters> samples;  // the reference schedule's first, then one per schedule
+  ScheduleResult reference;       // the timed default schedule, recorded
+  std::vector<PasidInterval> timeline;
+  uint64_t digest = kDigestSeed;  // every schedule's digest, in order
+  Found found;
+};
+
+SearchResult run_search(Machine& machine, const SearchConfig& config);
+
+// Runs one recorded schedule (strict: a divergence is reported in
+// `divergence`; guided: missing actions fall back to the default).
+ScheduleResult replay_schedule(Machine& machine, const std::vector<Deviation>& deviations,
+                               bool strict, bool record, std::string* divergence = nullptr);
+
+}  // namespace pasidbench::model
