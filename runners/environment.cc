@@ -78,7 +78,7 @@ json cpu_block(const fs::path& root, bool live, Notes* notes) {
     const std::pair<const char*, const char*> fields[] = {
         {"cpu family", "family"}, {"model", "model_number"}, {"stepping", "stepping"}, {"microcode", "microcode"}};
     for (const auto& [from, to] : fields)
-      if (info.count(from)) cpu[to] = info[from];
+      cpu[to] = info.count(from) ? info[from] : "not in /proc/cpuinfo";
     std::set<std::string> flags;
     std::istringstream fl(info["flags"]);
     for (std::string f; fl >> f;) flags.insert(f);

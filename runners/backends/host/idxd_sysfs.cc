@@ -1,5 +1,8 @@
 #include "runners/backends/host/idxd_sysfs.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -23,13 +26,28 @@ std::optional<std::string> attr(const fs::path& dir, const char* name,
   fs::path p = dir / name;
   std::error_code ec;
   if (!fs::exists(p, ec)) return std::nullopt;
-  std::ifstream in(p);
-  if (!in) {
+  // POSIX reads, so that an unreadable attribute says why (EACCES, EISDIR,
+  // EIO from a driver) instead of looking empty.
+  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     problems->push_back("cannot read " + p.string() + ": " + std::strerror(errno));
     return std::nullopt;
   }
   std::string s;
-  std::getline(in, s);
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      problems->push_back("cannot read " + p.string() + ": " + std::strerror(errno));
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    s.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.pop_back();
   return s;
 }
