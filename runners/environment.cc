@@ -75,8 +75,10 @@ json cpu_block(const fs::path& root, bool live, Notes* notes) {
   } else {
     cpu["model"] = info["model name"];
     cpu["vendor"] = info["vendor_id"];
-    const std::pair<const char*, const char*> fields[] = {
-        {"cpu family", "family"}, {"model", "model_number"}, {"stepping", "stepping"}, {"microcode", "microcode"}};
+    const std::pair<const char*, const char*> fields[] = {{"cpu family", "family"},
+                                                          {"model", "model_number"},
+                                                          {"stepping", "stepping"},
+                                                          {"microcode", "microcode"}};
     for (const auto& [from, to] : fields)
       cpu[to] = info.count(from) ? info[from] : "not in /proc/cpuinfo";
     std::set<std::string> flags;
@@ -84,7 +86,8 @@ json cpu_block(const fs::path& root, bool live, Notes* notes) {
     for (std::string f; fl >> f;) flags.insert(f);
     // The flags that decide whether the PASID path can run at all.
     json relevant = json::object();
-    for (const char* f : {"enqcmd", "movdir64b", "movdiri", "waitpkg", "xsaves", "pasid", "hypervisor"})
+    for (const char* f :
+         {"enqcmd", "movdir64b", "movdiri", "waitpkg", "xsaves", "pasid", "hypervisor"})
       relevant[f] = flags.count(f) != 0;
     cpu["flags"] = relevant;
   }
@@ -103,7 +106,8 @@ json cpu_block(const fs::path& root, bool live, Notes* notes) {
     cpu["governor"] = "none (no cpufreq driver)";
   }
   if (auto boost = read_text(sys / "cpufreq/boost")) cpu["boost"] = *boost;
-  if (auto no_turbo = read_text(sys / "intel_pstate/no_turbo")) cpu["intel_pstate_no_turbo"] = *no_turbo;
+  if (auto no_turbo = read_text(sys / "intel_pstate/no_turbo"))
+    cpu["intel_pstate_no_turbo"] = *no_turbo;
   json mitigations = json::object();
   std::error_code ec;
   fs::path vuln = sys / "vulnerabilities";
@@ -187,8 +191,10 @@ json iommu_block(const fs::path& root, const json& kernel, Notes* notes) {
   json cmdline_opts = json::object();
   std::istringstream words(kernel.value("cmdline", ""));
   for (std::string w; words >> w;)
-    for (const char* opt : {"intel_iommu=", "amd_iommu=", "iommu=", "iommu.passthrough=", "iommu.strict="})
-      if (w.rfind(opt, 0) == 0) cmdline_opts[std::string(opt, std::strlen(opt) - 1)] = w.substr(std::strlen(opt));
+    for (const char* opt :
+         {"intel_iommu=", "amd_iommu=", "iommu=", "iommu.passthrough=", "iommu.strict="})
+      if (w.rfind(opt, 0) == 0)
+        cmdline_opts[std::string(opt, std::strlen(opt) - 1)] = w.substr(std::strlen(opt));
   j["cmdline"] = cmdline_opts;
   json sva;
   if (kernel.contains("config")) {
@@ -222,8 +228,12 @@ json dsa_block(const fs::path& root, bool live) {
     devices.push_back(dev);
   }
   for (const auto& q : inv.work_queues) {
-    json wq = {{"name", q.name},   {"device", q.device}, {"mode", q.mode},
-               {"state", q.state}, {"type", q.type},     {"wq_name", q.wq_name},
+    json wq = {{"name", q.name},
+               {"device", q.device},
+               {"mode", q.mode},
+               {"state", q.state},
+               {"type", q.type},
+               {"wq_name", q.wq_name},
                {"driver_name", q.driver_name}};
     if (q.size) wq["size"] = *q.size;
     if (q.threshold) wq["threshold"] = *q.threshold;

@@ -32,7 +32,8 @@ TEST(HostEnvironment, FakeTreeGivesEveryKey) {
   FakeRoot root;
   fake_kernel(root);
   root.write("boot/config-6.9.1-test",
-             "CONFIG_IOMMU_SVA=y\nCONFIG_INTEL_IOMMU_SVM=y\n# CONFIG_KPROBE_EVENTS is not set\nCONFIG_HZ=1000\n");
+             "CONFIG_IOMMU_SVA=y\nCONFIG_INTEL_IOMMU_SVM=y\n# CONFIG_KPROBE_EVENTS is not "
+             "set\nCONFIG_HZ=1000\n");
   root.dsa_wq("wq0.0", "shared", "enabled", "user");
   nlohmann::json env = collect_environment(root.path());
   // The keys other parts of pasidbench read.
@@ -113,9 +114,10 @@ TEST(HostEnvironment, LiveMachineRecordsTopologyAndTools) {
 }
 
 TEST(HostEnvironment, ParsesConfigLines) {
-  auto m = parse_kernel_config("# comment\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x y\"\nnoise\n");
-  EXPECT_EQ(m, (std::map<std::string, std::string>{{"CONFIG_A", "y"}, {"CONFIG_B", "m"}, {"CONFIG_C", "n"},
-                                                   {"CONFIG_D", "x y"}}));
+  auto m = parse_kernel_config(
+      "# comment\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_D=\"x y\"\nnoise\n");
+  EXPECT_EQ(m, (std::map<std::string, std::string>{
+                   {"CONFIG_A", "y"}, {"CONFIG_B", "m"}, {"CONFIG_C", "n"}, {"CONFIG_D", "x y"}}));
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ bool process_gone(pid_t pid) {
   std::string line;
   std::getline(stat, line);
   auto close_paren = line.rfind(')');
-  return close_paren != std::string::npos && line.size() > close_paren + 2 && line[close_paren + 2] == 'Z';
+  return close_paren != std::string::npos && line.size() > close_paren + 2 &&
+         line[close_paren + 2] == 'Z';
 }
 
 TEST(HostIsolation, SigsegvBecomesACrashedRecord) {
@@ -88,8 +89,8 @@ TEST(HostIsolation, HangBecomesATimeoutAndItsProcessGroupIsKilled) {
 }
 
 TEST(HostIsolation, ExceptionBecomesAnErrorRecord) {
-  ResultRecord r = run_isolated([]() -> ResultRecord { throw std::runtime_error("wq0.0 vanished"); }, 30,
-                                skeleton("throws"));
+  ResultRecord r = run_isolated(
+      []() -> ResultRecord { throw std::runtime_error("wq0.0 vanished"); }, 30, skeleton("throws"));
   EXPECT_EQ(r.outcome, Outcome::kError);
   EXPECT_EQ(r.reason, "error: wq0.0 vanished");
 }

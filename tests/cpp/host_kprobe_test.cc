@@ -39,7 +39,8 @@ TEST(HostKprobes, ProbesOnlyWhatTheKernelHas) {
   for (const auto& s : specs)
     if (s.function == "iommu_alloc_global_pasid") {
       saw_alloc = true;
-      EXPECT_EQ(s.definition("g"), "r:g/global_pasid_alloc iommu_alloc_global_pasid pasid=$retval:u32");
+      EXPECT_EQ(s.definition("g"),
+                "r:g/global_pasid_alloc iommu_alloc_global_pasid pasid=$retval:u32");
     }
   EXPECT_TRUE(saw_alloc);
 }
@@ -49,7 +50,8 @@ TEST(HostKprobes, ParsesTraceLines) {
       "# tracer: nop\n"
       "#\n"
       "  pasidbench-4242  [001] ..... 1234.500001: sva_bind: (iommu_sva_bind_device+0x0/0x1c0)\n"
-      "  pasidbench-4242  [001] d..1. 1234.500100: sva_get_pasid: (idxd_cdev_open+0x1a4/0x3d0 [idxd] "
+      "  pasidbench-4242  [001] d..1. 1234.500100: sva_get_pasid: (idxd_cdev_open+0x1a4/0x3d0 "
+      "[idxd] "
       "<- iommu_sva_get_pasid) pasid=5\n"
       "     kworker/1:2-77 (     77) [000] ..... 1235.000000: global_pasid_free: "
       "(iommu_free_global_pasid+0x0/0x40) pasid=0x5\n"
@@ -69,7 +71,8 @@ TEST(HostKprobes, ParsesTraceLines) {
 
 TEST(HostKprobes, FindsTracefsFromMounts) {
   FakeRoot root;
-  root.write("proc/mounts", "sysfs /sys sysfs rw 0 0\ntracefs /sys/kernel/tracing tracefs rw 0 0\n");
+  root.write("proc/mounts",
+             "sysfs /sys sysfs rw 0 0\ntracefs /sys/kernel/tracing tracefs rw 0 0\n");
   EXPECT_EQ(find_tracefs(root.path()), root.at("sys/kernel/tracing"));
   root.write("proc/mounts", "sysfs /sys sysfs rw 0 0\n");
   EXPECT_EQ(find_tracefs(root.path()), "");
@@ -104,18 +107,21 @@ TEST(HostKprobes, DefinesProbesAndRemovesThemAgain) {
   root.write("proc/mounts", "tracefs /sys/kernel/tracing tracefs rw 0 0\n");
   root.write("sys/kernel/tracing/kprobe_events", "");
   root.mkdir("sys/kernel/tracing/instances");
-  root.write("proc/kallsyms", "ffffffff81d88190 T iommu_alloc_global_pasid\nffffffff81d88300 T iommu_sva_bind_device\n");
+  root.write(
+      "proc/kallsyms",
+      "ffffffff81d88190 T iommu_alloc_global_pasid\nffffffff81d88300 T iommu_sva_bind_device\n");
   std::string group = "pasidbench" + std::to_string(::getpid());
   {
     PasidKprobes k(root.path());
     EXPECT_FALSE(k.active());
-    EXPECT_EQ(k.probed(), (std::vector<std::string>{"iommu_sva_bind_device", "iommu_alloc_global_pasid"}));
+    EXPECT_EQ(k.probed(),
+              (std::vector<std::string>{"iommu_sva_bind_device", "iommu_alloc_global_pasid"}));
     EXPECT_NE(k.note().find("cannot enable probes"), std::string::npos) << k.note();
   }
   std::string written = slurp(root.at("sys/kernel/tracing/kprobe_events"));
   EXPECT_EQ(written, "p:" + group + "/sva_bind iommu_sva_bind_device\n" + "r:" + group +
-                         "/global_pasid_alloc iommu_alloc_global_pasid pasid=$retval:u32\n" + "-:" + group +
-                         "/sva_bind\n" + "-:" + group + "/global_pasid_alloc\n");
+                         "/global_pasid_alloc iommu_alloc_global_pasid pasid=$retval:u32\n" +
+                         "-:" + group + "/sva_bind\n" + "-:" + group + "/global_pasid_alloc\n");
 }
 
 }  // namespace

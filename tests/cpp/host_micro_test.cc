@@ -33,8 +33,8 @@ TEST(HostMicro, WorkloadsAreListedWithTheirParameters) {
   std::set<std::string> names;
   for (const auto& w : builtin_workloads())
     if (w.kind == WorkloadKind::kMicro) names.insert(w.name);
-  for (const char* n : {"micro:context-switch", "micro:yield", "micro:ipi", "micro:tlb-shootdown", "micro:migration",
-                        "micro:dsa-submit", "micro:perf-bench-pipe"})
+  for (const char* n : {"micro:context-switch", "micro:yield", "micro:ipi", "micro:tlb-shootdown",
+                        "micro:migration", "micro:dsa-submit", "micro:perf-bench-pipe"})
     EXPECT_TRUE(names.count(n)) << n;
   ParamValues p = params_for("micro:ipi", {});
   EXPECT_EQ(p.get_int("spinning_cpus"), 0);
@@ -60,8 +60,10 @@ TEST(HostMicro, PlansNameTheGoogleBenchmark) {
   EXPECT_EQ(p.required_cpus, 4);
   p = plan_micro("micro:tlb-shootdown", params_for("micro:tlb-shootdown", raw({{"op", "munmap"}})));
   EXPECT_EQ(p.benchmark, "tlb_shootdown/munmap/remote:0");
-  EXPECT_EQ(plan_micro("micro:yield", params_for("micro:yield", {})).benchmark, "sched_yield/threads/same_cpu");
-  EXPECT_EQ(plan_micro("micro:migration", params_for("micro:migration", {})).benchmark, "migration/cross_cpu");
+  EXPECT_EQ(plan_micro("micro:yield", params_for("micro:yield", {})).benchmark,
+            "sched_yield/threads/same_cpu");
+  EXPECT_EQ(plan_micro("micro:migration", params_for("micro:migration", {})).benchmark,
+            "migration/cross_cpu");
   EXPECT_THROW(plan_micro("thread-pool", ParamValues{}), InputError);
 
   std::vector<std::string> cmd = micro_command_line(p, 3);
@@ -73,16 +75,27 @@ TEST(HostMicro, PlansNameTheGoogleBenchmark) {
 json gb_output(const std::string& name, std::vector<double> times, bool with_cycles) {
   json rows = json::array();
   for (size_t i = 0; i < times.size(); ++i) {
-    json row = {{"name", name},       {"run_name", name},       {"run_type", "iteration"},
-                {"repetitions", times.size()}, {"repetition_index", i}, {"iterations", 1000},
-                {"real_time", times[i]}, {"cpu_time", times[i] / 2}, {"time_unit", "ns"}};
+    json row = {{"name", name},
+                {"run_name", name},
+                {"run_type", "iteration"},
+                {"repetitions", times.size()},
+                {"repetition_index", i},
+                {"iterations", 1000},
+                {"real_time", times[i]},
+                {"cpu_time", times[i] / 2},
+                {"time_unit", "ns"}};
     if (with_cycles) row["cycles"] = 100.0 * static_cast<double>(i + 1);
     rows.push_back(row);
   }
-  rows.push_back({{"name", name + "_mean"}, {"run_name", name}, {"run_type", "aggregate"},
-                  {"aggregate_name", "mean"}, {"real_time", 1.0}, {"time_unit", "ns"}});
-  return {{"context", {{"hardware_counters", with_cycles ? "cycles" : "none"},
-                       {"hardware_counters_note", with_cycles ? "" : "PAPI: no hardware counters (test)"}}},
+  rows.push_back({{"name", name + "_mean"},
+                  {"run_name", name},
+                  {"run_type", "aggregate"},
+                  {"aggregate_name", "mean"},
+                  {"real_time", 1.0},
+                  {"time_unit", "ns"}});
+  return {{"context",
+           {{"hardware_counters", with_cycles ? "cycles" : "none"},
+            {"hardware_counters_note", with_cycles ? "" : "PAPI: no hardware counters (test)"}}},
           {"benchmarks", rows}};
 }
 
@@ -136,7 +149,8 @@ TEST(HostMicro, SkipAndErrorRowsBecomeOutcomes) {
 
 TEST(HostMicro, PerfBenchOutputIsParsed) {
   std::string out =
-      "# Running 'sched/pipe' benchmark:\n# Executed 100000 pipe operations between two processes\n\n"
+      "# Running 'sched/pipe' benchmark:\n# Executed 100000 pipe operations between two "
+      "processes\n\n"
       "     Total time: 2.120 [sec]\n\n      21.201300 usecs/op\n          47166 ops/sec\n";
   EXPECT_DOUBLE_EQ(parse_perf_bench_pipe_ns(out), 21201.3);
   EXPECT_TRUE(std::isnan(parse_perf_bench_pipe_ns("Total time: 1 [sec]\n")));
@@ -163,9 +177,10 @@ TEST(HostMicroBinary, ContractNamesAndFlags) {
   ASSERT_FALSE(bin.empty());
   CapturedRun list = run_captured({bin, "--benchmark_list_tests=true"});
   ASSERT_TRUE(WIFEXITED(list.status) && WEXITSTATUS(list.status) == 0) << list.describe_failure();
-  for (const char* name : {"pipe_pingpong/threads/same_cpu\n", "pipe_pingpong/processes/cross_cpu\n",
-                           "futex_pingpong/threads/same_cpu\n", "sched_yield/threads/same_cpu\n",
-                           "membarrier/spinning:0\n", "tlb_shootdown/mprotect/remote:0\n", "migration/cross_cpu\n"})
+  for (const char* name :
+       {"pipe_pingpong/threads/same_cpu\n", "pipe_pingpong/processes/cross_cpu\n",
+        "futex_pingpong/threads/same_cpu\n", "sched_yield/threads/same_cpu\n",
+        "membarrier/spinning:0\n", "tlb_shootdown/mprotect/remote:0\n", "migration/cross_cpu\n"})
     EXPECT_NE(list.out.find(name), std::string::npos) << name;
   CapturedRun bad = run_captured({bin, "--inject-ns=soon"});
   EXPECT_TRUE(WIFEXITED(bad.status) && WEXITSTATUS(bad.status) == 2);
@@ -173,8 +188,8 @@ TEST(HostMicroBinary, ContractNamesAndFlags) {
 }
 
 TEST(HostMicroBinary, RunsThroughTheHostBackend) {
-  TestCase t = make_test_case("micro:context-switch", ".", {}, raw({{"min_time_ms", "10"}, {"inject_ns", "100"}}),
-                              "host", "test");
+  TestCase t = make_test_case("micro:context-switch", ".", {},
+                              raw({{"min_time_ms", "10"}, {"inject_ns", "100"}}), "host", "test");
   t.repetitions = 2;
   t.timeout_s = 120;
   RunContext ctx;

@@ -89,7 +89,8 @@ TEST(HostProbe, UnreadableAttributeIsAProblemNotAnEmptyValue) {
   root.mkdir("sys/bus/dsa/devices/wq0.0/mode");  // read() fails with EISDIR
   IdxdInventory inv = read_idxd_sysfs(root.path());
   ASSERT_EQ(inv.problems.size(), 1u);
-  EXPECT_NE(inv.problems[0].find("wq0.0/mode: Is a directory"), std::string::npos) << inv.problems[0];
+  EXPECT_NE(inv.problems[0].find("wq0.0/mode: Is a directory"), std::string::npos)
+      << inv.problems[0];
   PasidProbe p = probe_pasid_path(root.path());
   ASSERT_EQ(p.missing.size(), 1u);
   EXPECT_NE(p.missing[0].find("Is a directory"), std::string::npos) << p.missing[0];
@@ -123,15 +124,19 @@ TEST(HostProbe, QueueVanishingMidRunIsDescribed) {
   EXPECT_EQ(work_queue_lost(root.path(), "wq0.0"),
             "wq0.0 vanished: no longer listed under /sys/bus/dsa/devices");
   root.remove("sys/bus/dsa");
-  EXPECT_EQ(work_queue_lost(root.path(), "wq0.0"), "wq0.0 vanished: /sys/bus/dsa is gone (idxd unloaded?)");
+  EXPECT_EQ(work_queue_lost(root.path(), "wq0.0"),
+            "wq0.0 vanished: /sys/bus/dsa is gone (idxd unloaded?)");
 }
 
 TEST(HostProbe, OpenErrorsNameTheirCause) {
   std::string sva = describe_open_error("/dev/dsa/wq0.0", EOPNOTSUPP);
   EXPECT_NE(sva.find("disables SVA on x86"), std::string::npos) << sva;
   EXPECT_NE(sva.find("CVE-2025-71089"), std::string::npos);
-  EXPECT_EQ(describe_open_error("/dev/dsa/wq0.0", EACCES).rfind("no permission: open /dev/dsa/wq0.0", 0), 0u);
-  EXPECT_NE(describe_open_error("/dev/dsa/wq0.0", ENODEV).find("not enabled or vanished"), std::string::npos);
+  EXPECT_EQ(
+      describe_open_error("/dev/dsa/wq0.0", EACCES).rfind("no permission: open /dev/dsa/wq0.0", 0),
+      0u);
+  EXPECT_NE(describe_open_error("/dev/dsa/wq0.0", ENODEV).find("not enabled or vanished"),
+            std::string::npos);
 }
 
 TEST(HostBackend, ScenarioWorkloadsSkipWithTheProbeReasonsHere) {

@@ -36,10 +36,11 @@ class FakeRoot {
 
   // A CPU with or without ENQCMD.
   void cpuinfo(bool enqcmd) const {
-    write("proc/cpuinfo", std::string("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
-                                      "model\t\t: 143\nmodel name\t: Test CPU\nstepping\t: 8\n"
-                                      "microcode\t: 0x2b000461\nflags\t\t: fpu sse2 movdiri movdir64b") +
-                                      (enqcmd ? " enqcmd" : "") + "\n\n");
+    write("proc/cpuinfo",
+          std::string("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n"
+                      "model\t\t: 143\nmodel name\t: Test CPU\nstepping\t: 8\n"
+                      "microcode\t: 0x2b000461\nflags\t\t: fpu sse2 movdiri movdir64b") +
+              (enqcmd ? " enqcmd" : "") + "\n\n");
   }
   // A DSA device and one work queue with the given attributes.
   void dsa_wq(const std::string& wq, const std::string& mode, const std::string& state,

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <sched.h>
 
 #include <set>
@@ -57,9 +56,10 @@ TEST(HostTopology, MoreThreadsThanCpusIsAClearError) {
     t.pick_distinct(5, "membarrier with 4 spinning thread(s)");
     FAIL() << "no error";
   } catch (const PlacementError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("membarrier with 4 spinning thread(s) needs 5 CPUs; this process may "
-                                          "run on 2 (1 package, 2 cores, 2 PUs (SMT off)",
-                                          0),
+    EXPECT_EQ(std::string(e.what()).rfind(
+                  "membarrier with 4 spinning thread(s) needs 5 CPUs; this process may "
+                  "run on 2 (1 package, 2 cores, 2 PUs (SMT off)",
+                  0),
               0u)
         << e.what();
   }

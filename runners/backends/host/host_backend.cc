@@ -58,7 +58,8 @@ class HostBackend : public Backend {
         // Pinning needs that many CPUs; pasidbench-micro only has the
         // benchmarks this machine can place.
         try {
-          CpuTopology::discover().pick_distinct(static_cast<size_t>(plan.required_cpus), plan.cpu_purpose);
+          CpuTopology::discover().pick_distinct(static_cast<size_t>(plan.required_cpus),
+                                                plan.cpu_purpose);
         } catch (const PlacementError& e) {
           return skip(e.what());
         }

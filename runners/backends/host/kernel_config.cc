@@ -59,7 +59,8 @@ std::map<std::string, std::string> parse_kernel_config(const std::string& text) 
       auto eq = line.find('=');
       if (eq == std::string::npos) continue;
       std::string value = line.substr(eq + 1);
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
       out[line.substr(0, eq)] = value;
     } else if (line.rfind("# CONFIG_", 0) == 0 && line.size() > not_set.size() &&
                line.compare(line.size() - not_set.size(), not_set.size(), not_set) == 0) {
@@ -79,8 +80,10 @@ KernelConfig read_kernel_config(const std::string& root_text, const std::string&
   if (fs::exists(proc, ec)) {
     std::string problem;
     text = read_gz(proc, &problem);
-    if (!text.empty()) c.source = "/proc/config.gz";
-    else problems.push_back(problem);
+    if (!text.empty())
+      c.source = "/proc/config.gz";
+    else
+      problems.push_back(problem);
   }
   fs::path boot = root / "boot" / ("config-" + release);
   if (text.empty() && fs::exists(boot, ec)) {
@@ -88,8 +91,10 @@ KernelConfig read_kernel_config(const std::string& root_text, const std::string&
     std::ostringstream s;
     s << in.rdbuf();
     text = s.str();
-    if (!text.empty()) c.source = "/boot/config-" + release;
-    else problems.push_back("cannot read " + boot.string() + ": " + std::strerror(errno));
+    if (!text.empty())
+      c.source = "/boot/config-" + release;
+    else
+      problems.push_back("cannot read " + boot.string() + ": " + std::strerror(errno));
   }
   if (text.empty()) {
     if (problems.empty()) problems.push_back("no /proc/config.gz and no /boot/config-" + release);
@@ -103,13 +108,27 @@ KernelConfig read_kernel_config(const std::string& root_text, const std::string&
 
 const std::vector<std::string>& pasid_relevant_options() {
   static const std::vector<std::string> all = {
-      "CONFIG_IOMMU_SVA",         "CONFIG_INTEL_IOMMU",        "CONFIG_INTEL_IOMMU_SVM",
-      "CONFIG_AMD_IOMMU",         "CONFIG_IOMMU_MM_DATA",      "CONFIG_ARCH_HAS_CPU_PASID",
-      "CONFIG_INTEL_IDXD",        "CONFIG_INTEL_IDXD_SVM",     "CONFIG_INTEL_IDXD_BUS",
-      "CONFIG_X86_DISABLED_FEATURE_ENQCMD", "CONFIG_KPROBES",  "CONFIG_KPROBE_EVENTS",
-      "CONFIG_MEMBARRIER",        "CONFIG_PERF_EVENTS",        "CONFIG_PREEMPT",
-      "CONFIG_PREEMPT_VOLUNTARY", "CONFIG_PREEMPT_DYNAMIC",    "CONFIG_HZ",
-      "CONFIG_NO_HZ_FULL",        "CONFIG_SCHED_CORE",         "CONFIG_PAGE_TABLE_ISOLATION",
+      "CONFIG_IOMMU_SVA",
+      "CONFIG_INTEL_IOMMU",
+      "CONFIG_INTEL_IOMMU_SVM",
+      "CONFIG_AMD_IOMMU",
+      "CONFIG_IOMMU_MM_DATA",
+      "CONFIG_ARCH_HAS_CPU_PASID",
+      "CONFIG_INTEL_IDXD",
+      "CONFIG_INTEL_IDXD_SVM",
+      "CONFIG_INTEL_IDXD_BUS",
+      "CONFIG_X86_DISABLED_FEATURE_ENQCMD",
+      "CONFIG_KPROBES",
+      "CONFIG_KPROBE_EVENTS",
+      "CONFIG_MEMBARRIER",
+      "CONFIG_PERF_EVENTS",
+      "CONFIG_PREEMPT",
+      "CONFIG_PREEMPT_VOLUNTARY",
+      "CONFIG_PREEMPT_DYNAMIC",
+      "CONFIG_HZ",
+      "CONFIG_NO_HZ_FULL",
+      "CONFIG_SCHED_CORE",
+      "CONFIG_PAGE_TABLE_ISOLATION",
       "CONFIG_MITIGATION_PAGE_TABLE_ISOLATION",
   };
   return all;

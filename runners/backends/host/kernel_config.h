@@ -9,10 +9,10 @@
 namespace pasidbench {
 
 struct KernelConfig {
-  std::string source;                         // "/proc/config.gz", "/boot/config-6.1.0", "" if none
+  std::string source;  // "/proc/config.gz", "/boot/config-6.1.0", "" if none
   std::map<std::string, std::string> options;  // CONFIG_X -> "y" | "m" | "n" | value
-  std::string digest;                         // FNV-1a 64 of the text: tells two configs apart
-  std::string problem;                        // why nothing was read
+  std::string digest;                          // FNV-1a 64 of the text: tells two configs apart
+  std::string problem;                         // why nothing was read
 };
 
 // "CONFIG_X=y" lines and "# CONFIG_X is not set" (as "n").
