@@ -1,7 +1,9 @@
+#include <filesystem>
 #include <iostream>
 
 #include "runners/cli/commands.h"
 #include "runners/environment.h"
+#include "suites/workload/input_error.h"
 
 namespace pasidbench::cli {
 
@@ -12,6 +14,8 @@ void print_text(const nlohmann::json& j, const std::string& prefix) {
     std::string key = prefix.empty() ? k : prefix + "." + k;
     if (v.is_object())
       print_text(v, key);
+    else if (v.is_array() && !v.empty() && v.front().is_object())
+      for (size_t i = 0; i < v.size(); ++i) print_text(v[i], key + "[" + std::to_string(i) + "]");
     else
       std::cout << key << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
   }
@@ -26,6 +30,9 @@ void add_env_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", as_json, "print JSON");
   cmd->add_option("--root", root, "read /proc and /sys under this directory (for tests)");
   cmd->callback([&exit_code] {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(root, ec))
+      throw InputError({"--root", 0}, "not a directory: " + root);
     nlohmann::json env = collect_environment(root);
     if (as_json)
       std::cout << env.dump(2) << "\n";

@@ -5,26 +5,28 @@
 #include <string>
 #include <vector>
 
-namespace pasidbench {
+#include "runners/backends/host/idxd_sysfs.h"
 
-struct SharedWorkQueue {
-  std::string name;      // "wq0.0"
-  std::string device;    // "dsa0"
-  std::string char_dev;  // "/dev/dsa/wq0.0"
-};
+namespace pasidbench {
 
 struct PasidProbe {
   bool cpu_has_enqcmd = false;
   bool has_dsa_bus = false;
-  std::vector<SharedWorkQueue> usable_queues;  // enabled, shared, type user
-  std::vector<std::string> missing;            // one line per missing prerequisite
+  IdxdInventory inventory;
+  std::vector<IdxdWorkQueue> usable_queues;  // enabled, shared, type user
+  std::vector<std::string> missing;          // one line per missing prerequisite
 
   bool ready() const { return missing.empty(); }
   std::string skip_reason() const;  // "; "-joined `missing`
 };
 
-// Reads /proc/cpuinfo and /sys/bus/dsa under `root`; checks that the queue's
-// character device can be opened read-write (permission) when root is "/".
+// Reads /proc/cpuinfo and /sys/bus/dsa under `root`. On the real machine
+// (root "/") it enumerates through libaccel-config and opens the first usable
+// queue once, which is an SVA bind: that is how permission and a kernel that
+// refuses SVA (EOPNOTSUPP) show up before any test runs.
 PasidProbe probe_pasid_path(const std::string& root = "/");
+
+// The exact reason an open() of a work queue failed with `err`.
+std::string describe_open_error(const std::string& char_dev, int err);
 
 }  // namespace pasidbench

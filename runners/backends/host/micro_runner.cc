@@ -1,0 +1,257 @@
+#include "runners/backends/host/micro_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <regex>
+
+#include "suites/micro/topology.h"
+
+namespace pasidbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool executable(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+}
+
+fs::path self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return {};
+  buf[n] = '\0';
+  return fs::path(buf).parent_path();
+}
+
+std::string tail(const std::string& s, size_t n) {
+  std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+}  // namespace
+
+std::string find_micro_binary(std::string* tried) {
+  tried->clear();
+  if (const char* env = std::getenv("PASIDBENCH_MICRO"); env && *env) {
+    *tried = std::string("$PASIDBENCH_MICRO=") + env;
+    return executable(env) ? env : "";
+  }
+  fs::path dir = self_dir();
+  for (const fs::path& candidate :
+       {dir / ".." / "suites" / "micro" / "pasidbench-micro", dir / "pasidbench-micro"}) {
+    *tried += (tried->empty() ? "" : ", ") + candidate.lexically_normal().string();
+    if (executable(candidate)) return candidate.lexically_normal().string();
+  }
+  return {};
+}
+
+std::string find_perf(std::string* tried) {
+  tried->clear();
+  std::vector<fs::path> candidates = {"/usr/bin/perf"};
+  std::error_code ec;
+  std::vector<fs::path> versioned;
+  for (const auto& e : fs::directory_iterator("/usr/bin", ec))
+    if (e.path().filename().string().rfind("perf_", 0) == 0) versioned.push_back(e.path());
+  std::sort(versioned.rbegin(), versioned.rend());  // newest version first
+  candidates.insert(candidates.end(), versioned.begin(), versioned.end());
+  if (const char* path = std::getenv("PATH"))
+    for (std::string_view rest = path; !rest.empty();) {
+      auto colon = rest.find(':');
+      std::string part(rest.substr(0, colon));
+      if (!part.empty()) candidates.push_back(fs::path(part) / "perf");
+      rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    }
+  for (const auto& c : candidates) {
+    if (tried->find(c.string()) != std::string::npos) continue;
+    *tried += (tried->empty() ? "" : ", ") + c.string();
+    if (executable(c)) return c.string();
+  }
+  return {};
+}
+
+std::string CapturedRun::describe_failure() const {
+  if (exec_errno) return std::string("cannot execute: ") + std::strerror(exec_errno);
+  std::string s;
+  if (WIFSIGNALED(status))
+    s = std::string("killed by ") + strsignal(WTERMSIG(status));
+  else
+    s = "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (!err.empty()) s += ": " + tail(err, 400);
+  return s;
+}
+
+CapturedRun run_captured(const std::vector<std::string>& argv, int cpu) {
+  CapturedRun r;
+  int out[2], err[2], exec_report[2];
+  if (::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) || ::pipe2(exec_report, O_CLOEXEC)) {
+    r.exec_errno = errno;
+    return r;
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::dup2(err[1], 2);
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      ::sched_setaffinity(0, sizeof set, &set);
+    }
+    ::execv(args[0], args.data());
+    int e = errno;
+    ssize_t ignored = ::write(exec_report[1], &e, sizeof e);
+    (void)ignored;
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(exec_report[1]);
+  if (pid < 0) {
+    r.exec_errno = errno;
+    ::close(out[0]);
+    ::close(err[0]);
+    ::close(exec_report[0]);
+    return r;
+  }
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[65536];
+      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  int e = 0;
+  if (::read(exec_report[0], &e, sizeof e) == sizeof e) r.exec_errno = e;
+  ::close(exec_report[0]);
+  while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
+  }
+  return r;
+}
+
+double parse_perf_bench_pipe_ns(const std::string& output) {
+  static const std::regex usecs(R"(([0-9]+(?:\.[0-9]+)?)\s+usecs/op)");
+  std::smatch m;
+  if (!std::regex_search(output, m, usecs)) return NAN;
+  return std::stod(m[1].str()) * 1000.0;
+}
+
+ResultRecord run_google_benchmark(const MicroPlan& plan, int repetitions) {
+  ResultRecord r;
+  std::string tried;
+  std::string binary = find_micro_binary(&tried);
+  if (binary.empty()) {
+    r.outcome = Outcome::kError;
+    r.reason = "pasidbench-micro not found (looked at " + tried + "; set PASIDBENCH_MICRO)";
+    return r;
+  }
+  std::vector<std::string> argv = {binary};
+  for (auto& a : micro_command_line(plan, repetitions)) argv.push_back(std::move(a));
+  CapturedRun run = run_captured(argv);
+  if (run.exec_errno) {
+    r.outcome = Outcome::kError;
+    r.reason = binary + ": " + run.describe_failure();
+    return r;
+  }
+  // Exit status 4: --with-pasid could not be honoured; stderr says why.
+  if (WIFEXITED(run.status) && WEXITSTATUS(run.status) == 4) {
+    static const std::string marker = "pasidbench-micro: skip: ";
+    auto at = run.err.rfind(marker);
+    r.outcome = Outcome::kSkip;
+    r.reason = at == std::string::npos ? tail(run.err, 400)
+                                       : tail(run.err.substr(at + marker.size()), 800);
+    return r;
+  }
+  if (!WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0) {
+    r.outcome = WIFSIGNALED(run.status) ? Outcome::kCrashed : Outcome::kError;
+    r.reason = "pasidbench-micro " + run.describe_failure();
+    return r;
+  }
+  auto j = nlohmann::json::parse(run.out, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    r.outcome = Outcome::kError;
+    r.reason = "pasidbench-micro printed no JSON: " + tail(run.out + run.err, 400);
+    return r;
+  }
+  fill_from_google_benchmark(j, plan, &r);
+  r.details["command"] = argv;
+  return r;
+}
+
+ResultRecord run_perf_bench_pipe(const ParamValues& params, int repetitions) {
+  ResultRecord r;
+  std::string tried;
+  std::string perf = find_perf(&tried);
+  if (perf.empty()) {
+    r.outcome = Outcome::kSkip;
+    r.reason = "perf not installed (looked at " + tried + "; Debian package linux-perf)";
+    return r;
+  }
+  std::vector<std::string> argv = {perf, "bench", "sched", "pipe", "-l", params.get("loops")};
+  if (params.get("mode") == "threads") argv.push_back("-T");
+  int cpu = -1;
+  if (params.get("placement") == "same_cpu") {
+    try {
+      cpu = CpuTopology::discover().pick_pair(Placement::kSameCpu).first;
+    } catch (const PlacementError& e) {
+      r.outcome = Outcome::kSkip;
+      r.reason = e.what();
+      return r;
+    }
+  }
+  std::vector<double> samples;
+  nlohmann::json outputs = nlohmann::json::array();
+  for (int i = 0; i < std::max(1, repetitions); ++i) {
+    CapturedRun run = run_captured(argv, cpu);
+    outputs.push_back(run.out);
+    double ns = parse_perf_bench_pipe_ns(run.out);
+    if (run.exec_errno || !WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0 ||
+        std::isnan(ns)) {
+      r.outcome = Outcome::kError;
+      r.reason = perf + " bench sched pipe " +
+                 (std::isnan(ns) && !run.exec_errno && WIFEXITED(run.status) &&
+                          WEXITSTATUS(run.status) == 0
+                      ? "printed no usecs/op line: " + tail(run.out, 300)
+                      : run.describe_failure());
+      r.details = {{"command", argv}, {"outputs", outputs}};
+      return r;
+    }
+    samples.push_back(ns);
+  }
+  r.add_metric("perf_bench_pipe_ns", samples,
+               cpu >= 0 ? "perf pinned to CPU " + std::to_string(cpu) : "unpinned");
+  r.details = {{"command", argv}, {"outputs", outputs}};
+  r.outcome = Outcome::kPass;
+  return r;
+}
+
+}  // namespace pasidbench

@@ -1,0 +1,39 @@
+// Runs the Google Benchmark micro suites (pasidbench-micro) and perf bench
+// for the host backend, and turns their output into result records.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "results/record.h"
+#include "suites/micro/micro_catalog.h"
+#include "suites/workload/params.h"
+
+namespace pasidbench {
+
+// pasidbench-micro: $PASIDBENCH_MICRO if set, else next to the running
+// executable's build or install layout (../suites/micro/, the same
+// directory). Empty if none is there; `tried` lists where it looked.
+std::string find_micro_binary(std::string* tried);
+
+// perf: /usr/bin/perf, then Debian's versioned /usr/bin/perf_X.Y, then PATH.
+std::string find_perf(std::string* tried);
+
+struct CapturedRun {
+  int status = -1;  // waitpid status
+  int exec_errno = 0;
+  std::string out, err;
+  std::string describe_failure() const;  // "exited with status 2: <stderr tail>"
+};
+
+// fork + exec with stdout and stderr captured; `cpu` >= 0 pins the child
+// (and so everything it starts) to that CPU first.
+CapturedRun run_captured(const std::vector<std::string>& argv, int cpu = -1);
+
+// perf bench sched pipe's "usecs/op" line as nanoseconds, NaN if absent.
+double parse_perf_bench_pipe_ns(const std::string& output);
+
+ResultRecord run_google_benchmark(const MicroPlan& plan, int repetitions);
+ResultRecord run_perf_bench_pipe(const ParamValues& params, int repetitions);
+
+}  // namespace pasidbench

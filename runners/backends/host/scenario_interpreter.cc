@@ -1,0 +1,526 @@
+#include "runners/backends/host/scenario_interpreter.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <functional>
+
+namespace pasidbench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxLatches = 256;
+constexpr uint32_t kMaxSamples = 16384;
+constexpr uint32_t kMaxProcesses = 4096;
+constexpr int kOutcomeKinds = 7;
+
+// Everything tasks in different processes share; lives in a MAP_SHARED
+// mapping made before the first fork.
+struct SharedState {
+  std::atomic<uint32_t> latches[kMaxLatches];
+  std::atomic<int64_t> outcomes[kOutcomeKinds];
+  std::atomic<int64_t> unexpected, retries, tasks;
+  std::atomic<uint32_t> abort;
+  std::atomic<int> first_unexpected_claimed;
+  char first_unexpected[512];
+  std::atomic<int> error_claimed;
+  std::atomic<int> crashed;
+  char error[512];
+  std::atomic<uint32_t> n_submit, n_bind, n_unbind;
+  double submit_ns[kMaxSamples], bind_ns[kMaxSamples], unbind_ns[kMaxSamples];
+  std::atomic<uint32_t> n_processes;
+  std::atomic<int32_t> process_pids[kMaxProcesses];
+};
+
+struct Interpreter {
+  const Scenario* scenario = nullptr;
+  TaskDevice* device = nullptr;
+  SharedState* shared = nullptr;
+  std::map<std::string, int> latch_index;
+};
+Interpreter interp;  // set before the first fork, so every process has it
+
+struct TaskExit {};   // exit step
+struct TaskAbort {};  // the run was aborted elsewhere
+
+void claim_text(std::atomic<int>& claimed, char* buf, size_t size, const std::string& text) {
+  int expected = 0;
+  if (!claimed.compare_exchange_strong(expected, 1)) return;
+  std::snprintf(buf, size, "%s", text.c_str());
+}
+
+void fail_run(const std::string& why, bool crashed = false) {
+  SharedState* s = interp.shared;
+  claim_text(s->error_claimed, s->error, sizeof s->error, why);
+  if (crashed) s->crashed = 1;
+  s->abort = 1;
+  for (auto& l : s->latches) {
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&l), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+  }
+}
+
+void push_sample(double* array, std::atomic<uint32_t>& n, double value) {
+  uint32_t i = n.fetch_add(1);
+  if (i < kMaxSamples) array[i] = value;
+}
+
+void check_abort() {
+  if (interp.shared->abort.load()) throw TaskAbort{};
+}
+
+void spin_for(int64_t ns) {
+  auto until = Clock::now() + std::chrono::nanoseconds(ns);
+  while (Clock::now() < until) {
+    asm volatile("pause" ::: "memory");
+  }
+}
+
+void sleep_for(int64_t ns) {
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+void await_latch(int index, int64_t count) {
+  std::atomic<uint32_t>& latch = interp.shared->latches[index];
+  for (;;) {
+    uint32_t v = latch.load();
+    if (static_cast<int64_t>(v) >= count) return;
+    check_abort();
+    timespec timeout{0, 100 * 1000 * 1000};  // wake now and then to see an abort
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&latch), FUTEX_WAIT, v, &timeout, nullptr, 0);
+  }
+}
+
+void signal_latch(int index) {
+  std::atomic<uint32_t>& latch = interp.shared->latches[index];
+  latch.fetch_add(1);
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&latch), FUTEX_WAKE, INT_MAX, nullptr, nullptr,
+            0);
+}
+
+std::string signal_text(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+struct Task {
+  const TaskTemplate* tmpl = nullptr;
+  int uid = 0;
+  std::map<std::string, std::vector<pthread_t>> threads;  // started by this task
+  std::map<std::string, std::vector<pid_t>> processes;
+};
+
+void run_program(Task& task);
+
+void* thread_main(void* arg) {
+  std::unique_ptr<Task> task(static_cast<Task*>(arg));
+  try {
+    run_program(*task);
+  } catch (const TaskExit&) {
+  } catch (const TaskAbort&) {
+  } catch (const std::exception& e) {
+    fail_run("task '" + task->tmpl->name + "': " + e.what());
+  }
+  return nullptr;
+}
+
+// The body of a new process: its first task on its only thread. The thread
+// ends with a bare thread exit, not exit(): the other threads of the process
+// go on, as they do when a real main thread exits.
+[[noreturn]] void process_main(const TaskTemplate* tmpl) {
+  interp.device->after_fork();
+  uint32_t slot = interp.shared->n_processes.fetch_add(1);
+  if (slot < kMaxProcesses) interp.shared->process_pids[slot] = ::getpid();
+  Task task;
+  task.tmpl = tmpl;
+  task.uid = static_cast<int>(interp.shared->tasks.fetch_add(1));
+  try {
+    run_program(task);
+  } catch (const TaskExit&) {
+  } catch (const TaskAbort&) {
+  } catch (const std::exception& e) {
+    fail_run("task '" + tmpl->name + "': " + e.what());
+  }
+  ::syscall(SYS_exit, 0);
+  __builtin_unreachable();
+}
+
+pid_t start_process(const TaskTemplate* tmpl) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) process_main(tmpl);
+  return pid;
+}
+
+void start_thread(Task& parent, const TaskTemplate* tmpl) {
+  auto* task = new Task;
+  task->tmpl = tmpl;
+  task->uid = static_cast<int>(interp.shared->tasks.fetch_add(1));
+  pthread_t th;
+  int rc = pthread_create(&th, nullptr, thread_main, task);
+  if (rc != 0) {
+    delete task;
+    throw std::runtime_error(std::string("pthread_create: ") + std::strerror(rc));
+  }
+  parent.threads[tmpl->name].push_back(th);
+}
+
+void wait_for(Task& task, const std::string& name) {
+  for (pthread_t th : task.threads[name]) pthread_join(th, nullptr);
+  task.threads[name].clear();
+  for (pid_t pid : task.processes[name]) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status))
+      fail_run("crashed: " + signal_text(WTERMSIG(status)) + " in a process of task '" + name +
+                   "' (pid " + std::to_string(pid) + ")",
+               true);
+  }
+  task.processes[name].clear();
+}
+
+void record_submit(Task& task, const Step& step, const std::string& outcome, int64_t ns,
+                   int retries) {
+  SharedState* s = interp.shared;
+  const auto& kinds = host_outcome_kinds();
+  auto it = std::find(kinds.begin(), kinds.end(), outcome);
+  s->outcomes[it - kinds.begin()].fetch_add(1);
+  s->retries.fetch_add(retries);
+  if (outcome == "ok") push_sample(s->submit_ns, s->n_submit, static_cast<double>(ns));
+  if (!outcome_matches(step.expect, outcome)) {
+    s->unexpected.fetch_add(1);
+    std::string where = step.where.str();
+    claim_text(s->first_unexpected_claimed, s->first_unexpected, sizeof s->first_unexpected,
+               "task '" + task.tmpl->name + "' #" + std::to_string(task.uid) + " submit" +
+                   (where.empty() ? "" : " (" + where + ")") + ": expected " +
+                   to_string(step.expect) + ", got " + outcome);
+  }
+}
+
+void run_steps(Task& task, const std::vector<Step>& steps) {
+  for (const Step& step : steps) {
+    check_abort();
+    switch (step.op) {
+      case StepOp::kBind: {
+        int64_t ns = 0;
+        std::string err = interp.device->bind(task.uid, &ns);
+        if (!err.empty()) {
+          fail_run("bind by task '" + task.tmpl->name + "': " + err);
+          throw TaskAbort{};
+        }
+        push_sample(interp.shared->bind_ns, interp.shared->n_bind, static_cast<double>(ns));
+        break;
+      }
+      case StepOp::kUnbind: {
+        int64_t ns = 0;
+        interp.device->unbind(task.uid, &ns);
+        push_sample(interp.shared->unbind_ns, interp.shared->n_unbind, static_cast<double>(ns));
+        break;
+      }
+      case StepOp::kSubmit:
+        for (int64_t i = 0; i < step.count; ++i) {
+          int64_t ns = 0;
+          int retries = 0;
+          std::string outcome = interp.device->submit(task.uid, &ns, &retries);
+          record_submit(task, step, outcome, ns, retries);
+        }
+        break;
+      case StepOp::kCompute:
+        spin_for(step.duration_ns);
+        break;
+      case StepOp::kSleep:
+        sleep_for(step.duration_ns);
+        break;
+      case StepOp::kCloneThread:
+        for (int64_t i = 0; i < step.count; ++i)
+          start_thread(task, interp.scenario->find(step.task));
+        break;
+      case StepOp::kFork:
+        for (int64_t i = 0; i < step.count; ++i)
+          task.processes[step.task].push_back(start_process(interp.scenario->find(step.task)));
+        break;
+      case StepOp::kExec:
+        throw std::runtime_error("exec is not supported by the host interpreter");
+      case StepOp::kExit:
+        throw TaskExit{};
+      case StepOp::kWait:
+        wait_for(task, step.task);
+        break;
+      case StepOp::kSignal:
+        signal_latch(interp.latch_index.at(step.flag));
+        break;
+      case StepOp::kAwait:
+        await_latch(interp.latch_index.at(step.flag), step.count);
+        break;
+      case StepOp::kRepeat:
+        for (int64_t i = 0; i < step.count; ++i) run_steps(task, step.body);
+        break;
+    }
+  }
+}
+
+void run_program(Task& task) { run_steps(task, task.tmpl->program); }
+
+void collect_latches(const std::vector<Step>& steps, std::map<std::string, int>* index) {
+  for (const auto& s : steps) {
+    if ((s.op == StepOp::kSignal || s.op == StepOp::kAwait) && !index->count(s.flag)) {
+      int next = static_cast<int>(index->size());
+      (*index)[s.flag] = next;
+    }
+    collect_latches(s.body, index);
+  }
+}
+
+bool uses_exec(const std::vector<Step>& steps) {
+  for (const auto& s : steps)
+    if (s.op == StepOp::kExec || uses_exec(s.body)) return true;
+  return false;
+}
+
+std::string outcome_of(const SubmitResult& r) {
+  switch (r.status) {
+    case SubmitResult::Status::kOk:
+      return "ok";
+    case SubmitResult::Status::kDeviceError:
+      return "fault";
+    case SubmitResult::Status::kRejected:
+      return "rejected";
+    case SubmitResult::Status::kTimeout:
+      return "timeout";
+    case SubmitResult::Status::kGpSigsegv:
+      return "gp_sigsegv";
+    case SubmitResult::Status::kWriteError:
+      return "write_error";
+  }
+  return "write_error";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+}  // namespace
+
+bool outcome_matches(SubmitExpect expect, const std::string& outcome) {
+  switch (expect) {
+    case SubmitExpect::kAny:
+      return true;
+    case SubmitExpect::kOk:
+      return outcome == "ok";
+    case SubmitExpect::kGpSigsegv:
+      return outcome == "gp_sigsegv";
+    // The mm is not bound: the device faults, never completes, or (on the
+    // host) there is no portal left to submit through.
+    case SubmitExpect::kFaultUnbound:
+      return outcome == "fault" || outcome == "timeout" || outcome == "no_portal";
+  }
+  return false;
+}
+
+// ---- WorkQueueDevice ---------------------------------------------------------
+
+WorkQueueDevice::WorkQueueDevice(IdxdWorkQueue queue, SubmitPreference pref, int max_retries,
+                                 std::chrono::milliseconds timeout)
+    : queue_(std::move(queue)), pref_(pref), max_retries_(max_retries), timeout_(timeout) {}
+
+std::string WorkQueueDevice::bind(int task, int64_t* ns) {
+  try {
+    auto wq = std::make_shared<WorkQueue>(queue_, pref_);
+    *ns = wq->bind_ns();
+    std::lock_guard<std::mutex> lock(*mu_);
+    last_path_ = std::string(to_string(wq->path())) + " (" + wq->path_note() + ")";
+    bindings_.emplace(task, std::move(wq));
+  } catch (const WorkQueueError& e) {
+    return e.what();
+  }
+  return {};
+}
+
+void WorkQueueDevice::unbind(int task, int64_t* ns) {
+  std::shared_ptr<WorkQueue> wq;
+  {
+    std::lock_guard<std::mutex> lock(*mu_);
+    auto it = bindings_.find(task);
+    if (it == bindings_.end()) return;  // nothing to unbind: a no-op, as close() of nothing
+    wq = std::move(it->second);
+    bindings_.erase(it);
+  }
+  // The close happens when the last submitter lets go of it, never under a
+  // submission in flight (that would be a fault on an unmapped portal).
+  auto t0 = Clock::now();
+  wq.reset();
+  *ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+}
+
+std::string WorkQueueDevice::submit(int task, int64_t* latency_ns, int* retries) {
+  std::shared_ptr<WorkQueue> wq;
+  {
+    std::lock_guard<std::mutex> lock(*mu_);
+    auto own = bindings_.find(task);
+    if (own != bindings_.end())
+      wq = own->second;
+    else if (!bindings_.empty())
+      wq = bindings_.begin()->second;
+  }
+  if (!wq) return "no_portal";
+  SubmitResult r = wq->submit_noop(max_retries_, timeout_);
+  *latency_ns = r.latency_ns;
+  *retries = r.retries;
+  return outcome_of(r);
+}
+
+void WorkQueueDevice::after_fork() {
+  // The mutex may have been held by a thread that does not exist here.
+  (void)mu_.release();
+  mu_ = std::make_unique<std::mutex>();
+  // Inherited files belong to the parent's mm: closing our copies drops a
+  // reference, it does not unbind the parent.
+  for (auto& [task, wq] : bindings_) wq->close();
+  bindings_.clear();
+}
+
+std::string WorkQueueDevice::describe() const {
+  return queue_.name + " (" + queue_.char_dev + ")" +
+         (last_path_.empty() ? "" : ", submissions via " + last_path_);
+}
+
+// ---- the run -----------------------------------------------------------------
+
+std::string host_cannot_run(const Scenario& scenario) {
+  for (const auto& t : scenario.tasks)
+    if (uses_exec(t.program))
+      return "scenario uses exec (task '" + t.name +
+             "'), which the host interpreter does not run: it would need to re-enter pasidbench "
+             "in the new image";
+  std::map<std::string, int> latches;
+  for (const auto& t : scenario.tasks) collect_latches(t.program, &latches);
+  if (latches.size() > kMaxLatches)
+    return "scenario uses " + std::to_string(latches.size()) +
+           " latches; the host interpreter holds " + std::to_string(kMaxLatches);
+  return {};
+}
+
+InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& device) {
+  InterpreterResult result;
+  if (std::string why = host_cannot_run(scenario); !why.empty()) {
+    result.error = why;
+    return result;
+  }
+  void* mem = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    result.error = std::string("mmap: ") + std::strerror(errno);
+    return result;
+  }
+  auto* shared = new (mem) SharedState();
+  interp.scenario = &scenario;
+  interp.device = &device;
+  interp.shared = shared;
+  interp.latch_index.clear();
+  for (const auto& t : scenario.tasks) collect_latches(t.program, &interp.latch_index);
+
+  // Orphans (a process whose parent task exited first) come back here to be
+  // reaped, and to be seen if they crashed.
+  int was_subreaper = 0;
+  ::prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  std::fflush(nullptr);
+  try {
+    for (const auto& t : scenario.tasks)
+      if (t.initial)
+        for (int64_t i = 0; i < t.instances; ++i) start_process(&t);
+  } catch (const std::exception& e) {
+    fail_run(e.what());
+  }
+  bool killed = false;
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: every process of the scenario is gone
+    }
+    if (WIFSIGNALED(status) && !(killed && WTERMSIG(status) == SIGKILL))
+      fail_run("crashed: " + signal_text(WTERMSIG(status)) + " in scenario process " +
+                   std::to_string(pid),
+               true);
+    if (shared->abort && !killed) {
+      killed = true;
+      uint32_t n = std::min(shared->n_processes.load(), kMaxProcesses);
+      for (uint32_t i = 0; i < n; ++i)
+        if (pid_t p = shared->process_pids[i].load(); p > 0) ::kill(p, SIGKILL);
+    }
+  }
+  ::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
+
+  const auto& kinds = host_outcome_kinds();
+  for (int i = 0; i < kOutcomeKinds; ++i)
+    if (int64_t n = shared->outcomes[i].load()) {
+      result.outcomes[kinds[static_cast<size_t>(i)]] = n;
+      result.submits += n;
+    }
+  result.unexpected = shared->unexpected.load();
+  if (shared->first_unexpected_claimed.load()) result.first_unexpected = shared->first_unexpected;
+  result.retries = shared->retries.load();
+  result.tasks = shared->tasks.load();
+  auto samples = [](const double* a, uint32_t n) {
+    return std::vector<double>(a, a + std::min(n, kMaxSamples));
+  };
+  result.submit_ns = samples(shared->submit_ns, shared->n_submit.load());
+  result.bind_ns = samples(shared->bind_ns, shared->n_bind.load());
+  result.unbind_ns = samples(shared->unbind_ns, shared->n_unbind.load());
+  if (shared->error_claimed.load()) result.error = shared->error;
+  result.crashed = shared->crashed.load() != 0;
+  shared->~SharedState();
+  ::munmap(mem, sizeof(SharedState));
+  interp = Interpreter{};
+  return result;
+}
+
+void fill_from_interpreter(const InterpreterResult& res, ResultRecord* r) {
+  r->outcomes = res.outcomes;
+  r->add_metric("submits", {static_cast<double>(res.submits)});
+  r->add_metric("unexpected_outcomes", {static_cast<double>(res.unexpected)});
+  r->add_metric("enqcmd_retries", {static_cast<double>(res.retries)});
+  auto add_median = [&](const char* name, const std::vector<double>& v) {
+    if (v.empty()) return;
+    r->add_metric(name, {median(v)}, "median of " + std::to_string(v.size()) + " in the run");
+  };
+  add_median("submit_ns", res.submit_ns);
+  add_median("bind_ns", res.bind_ns);
+  add_median("unbind_ns", res.unbind_ns);
+  if (res.crashed) {
+    r->outcome = Outcome::kCrashed;
+    r->reason = res.error;
+  } else if (!res.error.empty()) {
+    r->outcome = Outcome::kError;
+    r->reason = res.error;
+  } else if (res.unexpected > 0) {
+    r->outcome = Outcome::kFail;
+    r->reason =
+        std::to_string(res.unexpected) + " of " + std::to_string(res.submits) +
+        " submissions differed from the workload's expectation; first: " + res.first_unexpected;
+  } else {
+    r->outcome = Outcome::kPass;
+  }
+}
+
+}  // namespace pasidbench

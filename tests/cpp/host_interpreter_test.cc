@@ -1,0 +1,198 @@
+// The host scenario interpreter, driven against a stand-in device so that
+// its process/thread/latch machinery is checked on any machine. (On DSA
+// hardware the same interpreter drives WorkQueueDevice.)
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <set>
+
+#include "runners/backends/host/scenario_interpreter.h"
+#include "suites/workload/scenario_toml.h"
+#include "suites/workload/workloads.h"
+
+namespace pasidbench {
+namespace {
+
+// Per-process bindings, like file descriptors: a submission works while
+// anything in the process is bound.
+class StandInDevice : public TaskDevice {
+ public:
+  std::string bind(int task, int64_t* ns) override {
+    if (refuse_bind) return "open /dev/dsa/wq0.0: Operation not supported: test";
+    bound.insert(task);
+    *ns = 10;
+    return {};
+  }
+  void unbind(int task, int64_t* ns) override {
+    auto it = bound.find(task);
+    if (it != bound.end()) bound.erase(it);
+    *ns = 5;
+  }
+  std::string submit(int task, int64_t* latency_ns, int* retries) override {
+    if (crash_on_submit) ::raise(SIGSEGV);
+    *retries = 0;
+    *latency_ns = 100;
+    (void)task;
+    return bound.empty() ? "no_portal" : "ok";
+  }
+  void after_fork() override { bound.clear(); }
+  std::string describe() const override { return "stand-in"; }
+
+  std::multiset<int> bound;
+  bool refuse_bind = false;
+  bool crash_on_submit = false;
+};
+
+Scenario canonical(const std::string& name, RawParams given) {
+  WorkloadInfo w = resolve_workload(name, ".", {});
+  Scenario sc = w.generate(resolve_params({&w.params}, given));
+  validate_scenario(sc);
+  return sc;
+}
+
+RawParams raw(std::initializer_list<std::pair<const char*, const char*>> kv) {
+  RawParams r;
+  for (const auto& [k, v] : kv) r[k] = {v, {"test", 0}};
+  return r;
+}
+
+TEST(HostInterpreter, ThreadPoolBinderStays) {
+  StandInDevice dev;
+  InterpreterResult res = run_scenario_on_host(
+      canonical("thread-pool", raw({{"tasks", "4"}, {"submits", "3"}, {"reuse_probe", "true"}})),
+      dev);
+  ASSERT_EQ(res.error, "");
+  // 3 workers x 3, the binder's own, the probe's.
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 11}}));
+  EXPECT_EQ(res.submits, 11);
+  EXPECT_EQ(res.tasks, 5);
+  EXPECT_EQ(res.unexpected, 0);
+  EXPECT_EQ(res.bind_ns.size(), 2u);
+  EXPECT_EQ(res.unbind_ns.size(), 2u);
+  ResultRecord r;
+  fill_from_interpreter(res, &r);
+  EXPECT_EQ(r.outcome, Outcome::kPass);
+  EXPECT_EQ(r.metrics["submits"].value, 11);
+}
+
+TEST(HostInterpreter, BinderExitsWhileWorkersGoOn) {
+  StandInDevice dev;
+  InterpreterResult res = run_scenario_on_host(
+      canonical("thread-pool",
+                raw({{"tasks", "3"}, {"binder", "exits"}, {"reuse_probe", "false"}})),
+      dev);
+  ASSERT_EQ(res.error, "");
+  // The main thread exited, but the binding is the process's: workers submit.
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 2}}));
+  EXPECT_EQ(res.tasks, 3);
+}
+
+TEST(HostInterpreter, ForksTurnoverAndBystanders) {
+  StandInDevice dev;
+  InterpreterResult res =
+      run_scenario_on_host(canonical("long-lived-binders", raw({{"processes", "2"},
+                                                                {"threads", "2"},
+                                                                {"submits", "2"},
+                                                                {"bystanders", "1"},
+                                                                {"turnover", "2"}})),
+                           dev);
+  ASSERT_EQ(res.error, "");
+  // Each binding process: 1 + 2 by its first thread, 2 by its other thread.
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 4 * 5}}));
+  EXPECT_EQ(res.unexpected, 0);
+}
+
+TEST(HostInterpreter, CloneBindExitRounds) {
+  StandInDevice dev;
+  InterpreterResult res = run_scenario_on_host(
+      canonical("clone-bind-exit", raw({{"rounds", "3"}, {"submits", "2"}, {"idle_ns", "1000"}})),
+      dev);
+  ASSERT_EQ(res.error, "");
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 3 * 2 + 1}}));
+  EXPECT_EQ(res.bind_ns.size(), 4u);
+}
+
+TEST(HostInterpreter, UnexpectedOutcomeFailsWithTheFirstOneNamed) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "unbound"
+[[task]]
+name = "main"
+start = "initial"
+program = [ { op = "submit", count = 2, expect = "ok" } ]
+)",
+                                   "unbound.toml");
+  StandInDevice dev;
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"no_portal", 2}}));
+  EXPECT_EQ(res.unexpected, 2);
+  EXPECT_NE(res.first_unexpected.find("expected ok, got no_portal"), std::string::npos)
+      << res.first_unexpected;
+  EXPECT_NE(res.first_unexpected.find("unbound.toml:"), std::string::npos) << res.first_unexpected;
+  ResultRecord r;
+  fill_from_interpreter(res, &r);
+  EXPECT_EQ(r.outcome, Outcome::kFail);
+  EXPECT_EQ(r.reason.rfind("2 of 2 submissions differed", 0), 0u) << r.reason;
+}
+
+TEST(HostInterpreter, CrashIsRecordedAndWaitersAreReleased) {
+  // The submitter dies before it signals; the waiter must not hang the run.
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "crash"
+[[task]]
+name = "waiter"
+start = "initial"
+program = [ { op = "await", flag = "go" } ]
+[[task]]
+name = "submitter"
+start = "initial"
+program = [ { op = "bind" }, { op = "submit" }, { op = "signal", flag = "go" } ]
+)",
+                                   "crash.toml");
+  StandInDevice dev;
+  dev.crash_on_submit = true;
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  EXPECT_TRUE(res.crashed);
+  EXPECT_EQ(res.error.rfind("crashed: SIGSEGV in scenario process", 0), 0u) << res.error;
+  ResultRecord r;
+  fill_from_interpreter(res, &r);
+  EXPECT_EQ(r.outcome, Outcome::kCrashed);
+}
+
+TEST(HostInterpreter, RefusedBindIsAnErrorWithTheReason) {
+  StandInDevice dev;
+  dev.refuse_bind = true;
+  InterpreterResult res = run_scenario_on_host(
+      canonical("thread-pool", raw({{"tasks", "2"}, {"reuse_probe", "false"}})), dev);
+  EXPECT_FALSE(res.crashed);
+  EXPECT_EQ(res.error, "bind by task 'main': open /dev/dsa/wq0.0: Operation not supported: test");
+}
+
+TEST(HostInterpreter, ExecIsRefusedUpFront) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "exec"
+[[task]]
+name = "main"
+start = "initial"
+program = [ { op = "bind" }, { op = "exec" } ]
+)",
+                                   "exec.toml");
+  EXPECT_NE(host_cannot_run(sc).find("scenario uses exec (task 'main')"), std::string::npos);
+  StandInDevice dev;
+  EXPECT_FALSE(run_scenario_on_host(sc, dev).error.empty());
+}
+
+TEST(HostInterpreter, ExpectationsMatchHostOutcomes) {
+  EXPECT_TRUE(outcome_matches(SubmitExpect::kAny, "timeout"));
+  EXPECT_TRUE(outcome_matches(SubmitExpect::kOk, "ok"));
+  EXPECT_FALSE(outcome_matches(SubmitExpect::kOk, "gp_sigsegv"));
+  EXPECT_TRUE(outcome_matches(SubmitExpect::kGpSigsegv, "gp_sigsegv"));
+  for (const char* o : {"fault", "timeout", "no_portal"})
+    EXPECT_TRUE(outcome_matches(SubmitExpect::kFaultUnbound, o));
+  EXPECT_FALSE(outcome_matches(SubmitExpect::kFaultUnbound, "ok"));
+}
+
+}  // namespace
+}  // namespace pasidbench
