@@ -1,0 +1,88 @@
+#include <iostream>
+
+#include "runners/cli/commands.h"
+#include "runners/lab/agent.h"
+#include "runners/lab/vm_runner.h"
+#include "suites/workload/input_error.h"
+
+namespace pasidbench::cli {
+
+namespace {
+
+// `run`'s own parser, so the agent runs exactly what `pasidbench run` would.
+int run_cli(const std::vector<std::string>& args) {
+  CLI::App app{"pasidbench", "pasidbench"};
+  int code = 0;
+  add_run_command(app, code);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const InputError& e) {
+    std::cerr << "pasidbench: " << e.what() << "\n";
+    return 2;
+  }
+  return code;
+}
+
+RawParams params_from_flags(const std::vector<std::string>& flags) {
+  RawParams out;
+  for (const auto& text : flags) {
+    auto [k, v] = split_param_flag(text);
+    out[k] = {v, {"--param " + text, 0}};
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_lab_command(CLI::App& app, int& exit_code) {
+  static lab::LabOptions o;
+  static std::vector<std::string> params;
+  static bool icount = false;
+  auto* cmd = app.add_subcommand(
+      "lab",
+      "Run a suite on several kernel builds, one after another: each boots in QEMU (software "
+      "emulation, results labelled emulated) and streams its records into --out's "
+      "results.jsonl. See docs/lab.md.");
+  cmd->add_option("--kernels", o.kernel_manifests, "kernel build manifests (kernels/*.toml)")
+      ->required();
+  cmd->add_option("--suite", o.suite_path, "suite manifest run on every kernel")->required();
+  cmd->add_option("--out", o.out_dir, "results directory")->required();
+  cmd->add_flag("--resume", o.resume, "skip (kernel, test) pairs already recorded in --out");
+  cmd->add_option("--filter", o.filter, "run only tests whose id contains this");
+  cmd->add_option("--param", params, "k=v parameter applied to every test (repeatable)");
+  cmd->add_flag("--icount", icount,
+                "deterministic virtual time (QEMU -icount shift=0,sleep=off): stable "
+                "kernel-vs-kernel comparison of code paths, labelled time_base virtual-icount");
+  cmd->add_option("--max-boots", o.max_boots,
+                  "boots per kernel when it dies in the middle of the suite (default 2)");
+  cmd->add_option("--cache", o.cache_dir, "where fetched and built kernels are kept");
+  cmd->add_option("--qemu", o.qemu, "the QEMU binary");
+  cmd->add_option("--busybox", o.busybox, "a static busybox for the initramfs");
+  cmd->callback([&exit_code] {
+    o.extra_params = params_from_flags(params);
+    o.time_base = icount ? "virtual-icount" : "real";
+    exit_code = lab::run_vm_lab(o, std::cerr);
+  });
+
+  static lab::AgentOptions agent;
+  auto* a = app.add_subcommand(
+      "lab-agent",
+      "(runs on the machine under test) run `pasidbench run ARGS` and stream its records over "
+      "--channel, framed by hello/done messages");
+  a->group("");  // internal: the lab runners start it
+  a->add_option("--channel", agent.channel,
+                "virtio:NAME (a virtio-serial port), a path, or - for stdout");
+  a->add_option("--results", agent.results_path, "the run's results.jsonl")->required();
+  a->add_option("run_args", agent.run_args, "run ARGS...")->required();
+  a->callback([&exit_code] {
+    if (agent.run_args.empty() || agent.run_args.front() != "run")
+      throw InputError({"lab-agent", 0}, "expected `-- run SUITE ...` after the options");
+    exit_code = lab::run_agent(agent, run_cli);
+  });
+}
+
+}  // namespace pasidbench::cli
