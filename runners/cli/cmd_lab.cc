@@ -42,6 +42,7 @@ void add_lab_command(CLI::App& app, int& exit_code) {
   static lab::LabOptions o;
   static std::vector<std::string> params;
   static bool icount = false;
+  static bool fetch_only = false;
   auto* cmd = app.add_subcommand(
       "lab",
       "Run a suite on several kernel builds, one after another: each boots in QEMU (software "
@@ -49,8 +50,10 @@ void add_lab_command(CLI::App& app, int& exit_code) {
       "results.jsonl. See docs/lab.md.");
   cmd->add_option("--kernels", o.kernel_manifests, "kernel build manifests (kernels/*.toml)")
       ->required();
-  cmd->add_option("--suite", o.suite_path, "suite manifest run on every kernel")->required();
-  cmd->add_option("--out", o.out_dir, "results directory")->required();
+  cmd->add_option("--suite", o.suite_path, "suite manifest run on every kernel");
+  cmd->add_option("--out", o.out_dir, "results directory");
+  cmd->add_flag("--fetch-only", fetch_only,
+                "only fetch or build the kernels into the cache; print where they are");
   cmd->add_flag("--resume", o.resume, "skip (kernel, test) pairs already recorded in --out");
   cmd->add_option("--filter", o.filter, "run only tests whose id contains this");
   cmd->add_option("--param", params, "k=v parameter applied to every test (repeatable)");
@@ -59,10 +62,19 @@ void add_lab_command(CLI::App& app, int& exit_code) {
                 "kernel-vs-kernel comparison of code paths, labelled time_base virtual-icount");
   cmd->add_option("--max-boots", o.max_boots,
                   "boots per kernel when it dies in the middle of the suite (default 2)");
+  cmd->add_option("--watchdog-grace", o.watchdog_grace_s,
+                  "seconds past the running test's timeout before a silent VM counts as hung "
+                  "(default 60)");
   cmd->add_option("--cache", o.cache_dir, "where fetched and built kernels are kept");
   cmd->add_option("--qemu", o.qemu, "the QEMU binary");
   cmd->add_option("--busybox", o.busybox, "a static busybox for the initramfs");
   cmd->callback([&exit_code] {
+    if (fetch_only) {
+      exit_code = lab::fetch_kernels(o.kernel_manifests, o.cache_dir, std::cout, std::cerr);
+      return;
+    }
+    if (o.suite_path.empty()) throw InputError({"--suite", 0}, "lab needs --suite SUITE.toml");
+    if (o.out_dir.empty()) throw InputError({"--out", 0}, "lab needs --out DIR");
     o.extra_params = params_from_flags(params);
     o.time_base = icount ? "virtual-icount" : "real";
     exit_code = lab::run_vm_lab(o, std::cerr);

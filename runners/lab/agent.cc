@@ -4,6 +4,7 @@
 #include <linux/membarrier.h>
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -99,7 +100,46 @@ json sva_symbols(const fs::path& root) {
   return found;
 }
 
+// Crashes or freezes the machine on purpose (see AgentOptions::inject).
+void inject_fault(const Injection& injection) {
+  if (injection.kind == Injection::Kind::kPanic) {
+    std::ofstream("/proc/sys/kernel/sysrq") << "1\n";
+    std::ofstream trigger("/proc/sysrq-trigger");
+    trigger << "c" << std::flush;
+  } else if (injection.kind == Injection::Kind::kHang) {
+    ::kill(-1, SIGSTOP);  // every process but init and ourselves
+    while (true) ::pause();
+  }
+}
+
+std::string injection_from_cmdline(const std::string& cmdline) {
+  std::istringstream words(cmdline);
+  for (std::string w; words >> w;)
+    if (w.rfind("pasidbench.inject=", 0) == 0) return w.substr(18);
+  return {};
+}
+
 }  // namespace
+
+Injection parse_injection(const std::string& text) {
+  Injection i;
+  if (text.empty()) return i;
+  size_t colon = text.find(':');
+  std::string what = text.substr(0, colon);
+  if (what == "panic-after")
+    i.kind = Injection::Kind::kPanic;
+  else if (what == "hang-after")
+    i.kind = Injection::Kind::kHang;
+  else
+    throw std::runtime_error("unknown fault injection '" + text +
+                             "' (panic-after:N | hang-after:N)");
+  try {
+    i.after_records = colon == std::string::npos ? 0 : std::stoi(text.substr(colon + 1));
+  } catch (const std::exception&) {
+    throw std::runtime_error("fault injection '" + text + "': N must be a number");
+  }
+  return i;
+}
 
 std::string find_virtio_port(const std::string& name, const std::string& root) {
   std::error_code ec;
@@ -191,6 +231,9 @@ int run_agent(const AgentOptions& options,
   std::getline(cmdline, cmd);
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
+  Injection injection =
+      parse_injection(options.inject.empty() ? injection_from_cmdline(cmd) : options.inject);
+  int sent_records = 0;
   send(json{{kLabMessageKey, "hello"},
             {"release", u.release},
             {"version", u.version},
@@ -212,8 +255,17 @@ int run_agent(const AgentOptions& options,
     size_t end = chunk.rfind('\n');
     if (end == std::string::npos) return;  // a line still being written
     std::istringstream lines(chunk.substr(0, end + 1));
-    for (std::string l; std::getline(lines, l);)
-      if (!l.empty()) send(l);
+    for (std::string l; std::getline(lines, l);) {
+      if (l.empty()) continue;
+      send(l);
+      if (l.find("\"record\":\"test\"") != std::string::npos) ++sent_records;
+      if (injection.kind != Injection::Kind::kNone && sent_records >= injection.after_records) {
+        std::cerr << "agent: injecting "
+                  << (injection.kind == Injection::Kind::kPanic ? "a kernel panic" : "a hang")
+                  << " after " << sent_records << " record(s)\n";
+        inject_fault(injection);
+      }
+    }
     offset += end + 1;
   };
 

@@ -19,7 +19,19 @@ struct AgentOptions {
   std::string results_path;           // the run's results.jsonl
   std::vector<std::string> run_args;  // the `pasidbench run` arguments
   int poll_ms = 200;
+  // Fault injection for checking a lab setup end to end: "panic-after:N"
+  // crashes the kernel (sysrq c) once N records were sent, "hang-after:N"
+  // stops every process. Empty: taken from pasidbench.inject= on the kernel
+  // command line, if there.
+  std::string inject;
 };
+
+struct Injection {
+  enum class Kind { kNone, kPanic, kHang } kind = Kind::kNone;
+  int after_records = 0;
+};
+// Parses "panic-after:N" / "hang-after:N". Throws std::runtime_error.
+Injection parse_injection(const std::string& text);
 
 // Runs `run(args)` in a child process and returns its exit code (or 128 +
 // signal). `run` is the CLI's `run` command; the agent never parses it.

@@ -117,9 +117,9 @@ struct BootResult {
 
 // Boots once and streams whatever the agent sends into `session` until QEMU
 // exits or the watchdog gives up on it.
-BootResult boot_and_stream(const VmBoot& boot, const KernelManifest& kernel, KernelSession& session,
-                           const std::string& qemu_stderr, std::ostream& log,
-                           const std::string& prefix) {
+BootResult boot_and_stream(const VmBoot& boot, const KernelManifest& kernel, int grace_s,
+                           KernelSession& session, const std::string& qemu_stderr,
+                           std::ostream& log, const std::string& prefix) {
   BootResult result;
   std::error_code ec;
   fs::remove(boot.channel_file, ec);
@@ -135,7 +135,7 @@ BootResult boot_and_stream(const VmBoot& boot, const KernelManifest& kernel, Ker
   auto deadline = start + std::chrono::seconds(kernel.boot_timeout_s);
   auto extend = [&] {
     const TestCase* t = session.in_flight();
-    int allow = t ? t->timeout_s + 60 : 60;
+    int allow = (t ? t->timeout_s : 0) + grace_s;
     deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(allow * slack * 1000));
   };
   LineSplitter splitter;
@@ -246,6 +246,7 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
   if (o.time_base != "real" && o.time_base != "virtual-icount")
     throw InputError({"--time-base", 0}, "time base must be real | virtual-icount");
   if (o.max_boots < 1) throw InputError({"--max-boots", 0}, "must be at least 1");
+  if (o.watchdog_grace_s < 1) throw InputError({"--watchdog-grace", 0}, "must be at least 1 s");
   if (find_program(o.qemu).empty())
     throw InputError({"--qemu", 0}, o.qemu + " not found (install qemu-system-x86)");
   std::string busybox = o.busybox.empty() ? find_static_busybox() : o.busybox;
@@ -418,8 +419,8 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
           << std::flush;
       details["qemu_command"] = shell_join(qemu_command(vb));
       details["initramfs_bytes"] = size;
-      BootResult br = boot_and_stream(vb, k, session, (kdir / ("qemu-" + tag + ".stderr")).string(),
-                                      log, prefix);
+      BootResult br = boot_and_stream(vb, k, o.watchdog_grace_s, session,
+                                      (kdir / ("qemu-" + tag + ".stderr")).string(), log, prefix);
       std::vector<std::string> console = log_tail(vb.console_log, 400);
       std::vector<std::string> tail(console.size() > 40 ? console.end() - 40 : console.begin(),
                                     console.end());
@@ -514,6 +515,23 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
   log << "lab: " << kernels.size() << " kernel(s) in " << static_cast<int>(seconds_since(lab_start))
       << " s; " << failures << " failure(s); results in " << results.path() << "\n";
   return failures ? 1 : 0;
+}
+
+int fetch_kernels(const std::vector<std::string>& manifests, const std::string& cache_dir,
+                  std::ostream& out, std::ostream& log) {
+  std::vector<KernelManifest> kernels = load_manifests(manifests);
+  std::string cache = cache_dir.empty() ? default_kernel_cache() : cache_dir;
+  int rc = 0;
+  for (const auto& k : kernels) {
+    try {
+      PreparedKernel pk = prepare_kernel(k, cache, log);
+      out << k.name << ": " << pk.build_id << " " << pk.vmlinuz << "\n";
+    } catch (const KernelUnavailable& e) {
+      log << k.name << ": kernel unavailable: " << e.what() << "\n";
+      rc = 1;
+    }
+  }
+  return rc;
 }
 
 }  // namespace pasidbench::lab

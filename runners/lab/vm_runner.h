@@ -25,6 +25,9 @@ struct LabOptions {
   std::string busybox;            // empty: a static busybox from PATH or /bin
   std::string pasidbench_binary;  // empty: this program
   int max_boots = 2;              // boots per kernel when it dies in the middle of the suite
+  // How long past the running test's timeout the VM may stay silent before
+  // the watchdog calls it hung (times 10 under -icount).
+  int watchdog_grace_s = 60;
 };
 
 // What one boot of one kernel needs from QEMU.
@@ -47,6 +50,13 @@ std::vector<std::string> qemu_command(const VmBoot& boot);
 // otherwise. Throws InputError before anything runs for bad manifests, a bad
 // suite or a missing tool.
 int run_vm_lab(const LabOptions& options, std::ostream& log);
+
+// Fetches (or builds) every kernel into the cache and prints where each one
+// is; nothing boots. Returns 0 when all are ready, 1 otherwise (each reason
+// on `log`). CI runs it first to skip with the exact reason when a kernel
+// package cannot be downloaded.
+int fetch_kernels(const std::vector<std::string>& manifests, const std::string& cache_dir,
+                  std::ostream& out, std::ostream& log);
 
 // A busybox that runs with no libraries (busybox-static), or empty.
 std::string find_static_busybox();
