@@ -2,6 +2,7 @@
 
 #include "runners/cli/commands.h"
 #include "runners/lab/agent.h"
+#include "runners/lab/ssh_runner.h"
 #include "runners/lab/vm_runner.h"
 #include "suites/workload/input_error.h"
 
@@ -43,6 +44,7 @@ void add_lab_command(CLI::App& app, int& exit_code) {
   static std::vector<std::string> params;
   static bool icount = false;
   static bool fetch_only = false;
+  static lab::SshOptions ssh;
   auto* cmd = app.add_subcommand(
       "lab",
       "Run a suite on several kernel builds, one after another: each boots in QEMU (software "
@@ -65,6 +67,16 @@ void add_lab_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--watchdog-grace", o.watchdog_grace_s,
                   "seconds past the running test's timeout before a silent VM counts as hung "
                   "(default 60)");
+  auto* remote = "Lab machine over ssh (instead of VMs)";
+  cmd->add_option("--ssh", ssh.destination,
+                  "[user@]host already booted into the kernel of the one --kernels manifest")
+      ->group(remote);
+  cmd->add_option("--ssh-port", ssh.port, "ssh port")->group(remote);
+  cmd->add_option("--ssh-option", ssh.ssh_options, "passed to ssh as -o OPTION (repeatable)")
+      ->group(remote);
+  cmd->add_option("--remote-dir", ssh.remote_dir,
+                  "where the runner bundle goes on the machine (default /tmp/pasidbench-lab)")
+      ->group(remote);
   cmd->add_option("--cache", o.cache_dir, "where fetched and built kernels are kept");
   cmd->add_option("--qemu", o.qemu, "the QEMU binary");
   cmd->add_option("--busybox", o.busybox, "a static busybox for the initramfs");
@@ -77,6 +89,11 @@ void add_lab_command(CLI::App& app, int& exit_code) {
     if (o.out_dir.empty()) throw InputError({"--out", 0}, "lab needs --out DIR");
     o.extra_params = params_from_flags(params);
     o.time_base = icount ? "virtual-icount" : "real";
+    if (!ssh.destination.empty()) {
+      if (icount) throw InputError({"--icount", 0}, "--icount is a QEMU mode: not with --ssh");
+      exit_code = lab::run_ssh_lab(o, ssh, std::cerr);
+      return;
+    }
     exit_code = lab::run_vm_lab(o, std::cerr);
   });
 

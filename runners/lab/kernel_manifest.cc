@@ -90,6 +90,10 @@ KernelManifest read_manifest(const TomlReader& r, const toml::table& root, const
     m.initrd = path("initrd");
     m.modules_dir = path("modules");
     m.release = r.optional_string(s, "release").value_or("");
+  } else if (type == "booted") {
+    r.only_keys(s, {"type", "release"}, "[source] of type booted");
+    m.source = KernelSource::kBooted;
+    m.release = r.optional_string(s, "release").value_or("");
   } else if (type == "debian") {
     r.only_keys(s, {"type", "package", "version"}, "[source] of type debian");
     m.source = KernelSource::kDebian;
@@ -115,7 +119,7 @@ KernelManifest read_manifest(const TomlReader& r, const toml::table& root, const
           (fs::path(f).is_relative() ? fs::path(dir) / f : fs::path(f)).string());
   } else {
     throw InputError(r.at(*s.get("type")),
-                     "source type must be image | debian | build, not '" + type + "'");
+                     "source type must be image | debian | build | booted, not '" + type + "'");
   }
 
   if (const toml::node* vm = root.get("vm")) {

@@ -14,6 +14,7 @@ enum class KernelSource {
   kImage,   // a vmlinuz (and modules directory) already on disk
   kDebian,  // a Debian linux-image package, fetched with apt-get download
   kBuild,   // a git tree + ref + patch series + config fragments, built here
+  kBooted,  // whatever the machine under test runs now (ssh), checked against `release`
 };
 const char* to_string(KernelSource source);
 
@@ -32,7 +33,7 @@ struct KernelManifest {
   std::string vmlinuz;
   std::string initrd;       // for kexec on a lab machine; the VM builds its own
   std::string modules_dir;  // /lib/modules/<release>; empty: none needed or none exist
-  std::string release;      // uname -r, when the manifest knows it
+  std::string release;      // uname -r, when the manifest knows it (kImage, kBooted)
   // kDebian
   std::string package;  // "linux-image-6.1.0-*-amd64": '*' stands for the ABI number
   std::string version;  // pin an exact package version; empty: the newest apt knows

@@ -96,7 +96,7 @@ TEST(KernelManifest, BadInputNamesFileLineAndWhatIsAllowed) {
             "kernels/k.toml:3: unknown policy 'lazy' (known: task-refcount, mm-lifetime, "
             "mm-lifetime-lazy-gp, resync-ipi, none, unknown)");
   EXPECT_EQ(error_of("[kernel]\nname = \"a\"\npolicy = \"none\"\n[source]\ntype = \"rpm\"\n"),
-            "kernels/k.toml:5: source type must be image | debian | build, not 'rpm'");
+            "kernels/k.toml:5: source type must be image | debian | build | booted, not 'rpm'");
   EXPECT_EQ(error_of("[kernel]\nname = \"a b\"\npolicy = \"none\"\n"),
             "kernels/k.toml:2: name may only use letters, digits and . _ + - (it names files and "
             "ids)");
