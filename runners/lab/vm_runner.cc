@@ -1,0 +1,537 @@
+#include "runners/lab/vm_runner.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "runners/environment.h"
+#include "runners/lab/channel.h"
+#include "runners/lab/cpio.h"
+#include "runners/lab/kernel_fetch.h"
+#include "runners/lab/kmod.h"
+#include "runners/lab/lab_plan.h"
+#include "runners/lab/lab_results.h"
+#include "runners/lab/payload.h"
+#include "runners/lab/process.h"
+#include "suites/workload/input_error.h"
+
+namespace pasidbench::lab {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kGuestHome = "/opt/pasidbench";
+constexpr const char* kGuestResults = "/results";
+// The drivers the results channel needs; on 6.1 they are modules, on 6.12
+// built in. modinfo's depends= pulls in virtio, virtio_ring and the rest.
+const std::vector<std::string> kChannelModules = {"virtio_pci", "virtio_console"};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// "CONFIG_VIRTIO_CONSOLE=m" -> "m"; "" when unset or the config is unknown.
+std::string kconfig_value(const std::string& config_path, const std::string& option) {
+  if (config_path.empty()) return {};
+  std::ifstream in(config_path);
+  std::string prefix = option + "=";
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+  return {};
+}
+
+// Everything one kernel's initramfs holds apart from the per-boot files.
+struct GuestImage {
+  const Payload* payload = nullptr;
+  std::string busybox;
+  std::string init_script;
+  std::vector<ModuleToLoad> modules;
+};
+
+// Writes the initramfs for one boot; returns its size in bytes.
+uint64_t write_initramfs(const std::string& path, const GuestImage& image,
+                         const std::vector<std::string>& agent_args,
+                         const std::vector<std::string>& seed_records) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  CpioWriter cpio(out);
+  for (const char* dir : {"/dev", "/proc", "/sys", "/tmp", "/root", "/results", "/sbin"})
+    cpio.add_directory(dir);
+  cpio.add_file_from("/bin/busybox", image.busybox, 0755);
+  cpio.add_file("/init", image.init_script, 0755);
+  std::string module_list;
+  for (const auto& m : image.modules) {
+    cpio.add_file("/lib/modules/pasidbench/" + m.name + ".ko", m.data, 0644);
+    module_list += m.name + "\n";
+  }
+  cpio.add_file("/etc/pasidbench/modules", module_list);
+  std::string args;
+  for (const auto& a : agent_args) args += a + "\n";
+  cpio.add_file("/etc/pasidbench/agent.args", args);
+  std::string seed;
+  for (const auto& line : seed_records) seed += line + "\n";
+  if (!seed.empty()) cpio.add_file(std::string(kGuestResults) + "/results.jsonl", seed);
+  for (const auto& f : image.payload->files) {
+    if (!f.link_target.empty())
+      cpio.add_symlink(f.dest, f.link_target);
+    else if (!f.source.empty())
+      cpio.add_file_from(f.dest, f.source, f.mode);
+    else
+      cpio.add_file(f.dest, f.content, f.mode);
+  }
+  cpio.finish();
+  if (!out) throw std::runtime_error("writing " + path + " failed");
+  return cpio.bytes_written();
+}
+
+struct BootResult {
+  bool started = false;  // QEMU ran
+  std::string start_error;
+  bool hello = false;
+  bool done = false;
+  bool timed_out = false;
+  std::string timeout_what;
+  json hello_message;
+  json done_message;
+  int qemu_status = 0;
+  double wall_s = 0;
+  double hello_after_s = -1;
+  int records = 0;
+};
+
+// Boots once and streams whatever the agent sends into `session` until QEMU
+// exits or the watchdog gives up on it.
+BootResult boot_and_stream(const VmBoot& boot, const KernelManifest& kernel, int grace_s,
+                           KernelSession& session, const std::string& qemu_stderr,
+                           std::ostream& log, const std::string& prefix) {
+  BootResult result;
+  std::error_code ec;
+  fs::remove(boot.channel_file, ec);
+  std::ofstream(boot.channel_file).close();
+  ChildProcess qemu;
+  auto start = Clock::now();
+  if (!qemu.start(qemu_command(boot), "", qemu_stderr, &result.start_error)) return result;
+  result.started = true;
+
+  // Under -icount guest time runs slower than ours while the guest computes:
+  // the watchdog allows for it.
+  double slack = boot.icount ? 10.0 : 1.0;
+  auto deadline = start + std::chrono::seconds(kernel.boot_timeout_s);
+  auto extend = [&] {
+    const TestCase* t = session.in_flight();
+    int allow = (t ? t->timeout_s : 0) + grace_s;
+    deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(allow * slack * 1000));
+  };
+  LineSplitter splitter;
+  uint64_t offset = 0;
+  auto drain = [&] {
+    std::ifstream in(boot.channel_file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offset += chunk.size();
+    for (const auto& line : splitter.feed(chunk)) {
+      ChannelMessage m = classify_line(line);
+      switch (m.kind) {
+        case ChannelMessage::Kind::kHello:
+          result.hello = true;
+          result.hello_message = m.json;
+          result.hello_after_s = seconds_since(start);
+          log << prefix << " runner up after " << static_cast<int>(result.hello_after_s * 10) / 10.0
+              << " s (kernel " << m.json.value("release", "?") << ")\n"
+              << std::flush;
+          extend();
+          break;
+        case ChannelMessage::Kind::kDone:
+          result.done = true;
+          result.done_message = m.json;
+          deadline = Clock::now() + std::chrono::seconds(30);  // time to power off
+          break;
+        case ChannelMessage::Kind::kRecord:
+          if (session.accept(m.json)) ++result.records;
+          extend();
+          break;
+        default:
+          log << prefix << " ignored a line on the results channel: " << line.substr(0, 120)
+              << "\n";
+      }
+    }
+  };
+  while (true) {
+    drain();
+    if (qemu.exited(&result.qemu_status)) break;
+    if (Clock::now() > deadline) {
+      result.timed_out = true;
+      qemu.kill_group();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  drain();
+  result.wall_s = seconds_since(start);
+  return result;
+}
+
+std::string qemu_version(const std::string& qemu) {
+  ProcessResult r = run_process({qemu, "--version"}, ProcessOptions().with_timeout(30));
+  std::string first = r.out.substr(0, r.out.find('\n'));
+  return r.ok() ? first : "unknown";
+}
+
+}  // namespace
+
+std::vector<std::string> qemu_command(const VmBoot& b) {
+  std::vector<std::string> cmd = {b.qemu,
+                                  "-accel",
+                                  "tcg",
+                                  "-machine",
+                                  "q35",
+                                  "-cpu",
+                                  "max",
+                                  "-smp",
+                                  std::to_string(b.smp),
+                                  "-m",
+                                  std::to_string(b.memory_mib) + "M",
+                                  "-nodefaults",
+                                  "-no-user-config",
+                                  "-display",
+                                  "none",
+                                  "-no-reboot",
+                                  "-nic",
+                                  "none"};
+  // intel-iommu has to come before the devices it translates for.
+  if (b.intel_iommu)
+    cmd.insert(cmd.end(),
+               {"-device", "intel-iommu,intremap=on,x-scalable-mode=on,x-pasid-mode=on"});
+  if (b.icount) cmd.insert(cmd.end(), {"-icount", "shift=0,sleep=off"});
+  cmd.insert(cmd.end(),
+             {"-kernel", b.vmlinuz, "-initrd", b.initramfs, "-append", b.append, "-serial",
+              "file:" + b.console_log, "-device", "virtio-serial-pci,id=vser0", "-chardev",
+              "file,id=results,path=" + b.channel_file, "-device",
+              std::string("virtserialport,bus=vser0.0,chardev=results,name=") + kResultsPortName});
+  return cmd;
+}
+
+std::string find_static_busybox() {
+  for (const std::string& candidate :
+       {find_program("busybox"), std::string("/bin/busybox"), std::string("/usr/bin/busybox")}) {
+    if (candidate.empty() || !fs::exists(candidate)) continue;
+    // A static binary has no PT_INTERP: ldd says so.
+    ProcessResult r = run_process({"ldd", candidate}, ProcessOptions().with_timeout(30));
+    if ((r.out + r.err).find("not a dynamic executable") != std::string::npos) return candidate;
+  }
+  return {};
+}
+
+int run_vm_lab(const LabOptions& o, std::ostream& log) {
+  // All input is checked before anything boots.
+  std::vector<KernelManifest> kernels = load_manifests(o.kernel_manifests);
+  std::vector<TestCase> plan = plan_lab_tests(o.suite_path, o.filter, o.extra_params);
+  if (o.out_dir.empty()) throw InputError({"--out", 0}, "lab needs --out DIR");
+  if (o.time_base != "real" && o.time_base != "virtual-icount")
+    throw InputError({"--time-base", 0}, "time base must be real | virtual-icount");
+  if (o.max_boots < 1) throw InputError({"--max-boots", 0}, "must be at least 1");
+  if (o.watchdog_grace_s < 1) throw InputError({"--watchdog-grace", 0}, "must be at least 1 s");
+  if (find_program(o.qemu).empty())
+    throw InputError({"--qemu", 0}, o.qemu + " not found (install qemu-system-x86)");
+  std::string busybox = o.busybox.empty() ? find_static_busybox() : o.busybox;
+  if (busybox.empty() || !fs::exists(busybox))
+    throw InputError({"--busybox", 0}, "no static busybox found (install busybox-static)");
+  std::string init_script_path =
+      (fs::path(pasidbench_home()) / "runners" / "lab" / "guest" / "init.sh").string();
+  if (!fs::exists(init_script_path))
+    throw InputError("lab: " + init_script_path + " not found (set PASIDBENCH_HOME?)");
+  std::string self = o.pasidbench_binary.empty() ? fs::read_symlink("/proc/self/exe").string()
+                                                 : o.pasidbench_binary;
+  std::string cache = o.cache_dir.empty() ? default_kernel_cache() : o.cache_dir;
+  bool icount = o.time_base == "virtual-icount";
+
+  fs::path out(o.out_dir);
+  fs::create_directories(out);
+  fs::path work = out / "work";
+  fs::create_directories(work);
+  if (!o.resume && fs::exists(out / "results.jsonl") && fs::file_size(out / "results.jsonl") > 0)
+    log << "lab: " << (out / "results.jsonl").string()
+        << " already holds records; appending a new run (use --resume to continue it)\n";
+  LabResults results(out.string(), o.resume);
+  for (const auto& p : results.problems()) log << "lab: " << p << "\n";
+  std::string run_id = new_run_id();
+
+  PayloadSpec spec;
+  spec.pasidbench_binary = self;
+  spec.suite_path = o.suite_path;
+  spec.home = kGuestHome;
+  spec.scratch_dir = (work / "payload").string();
+  Payload payload = build_payload(spec);
+  for (const auto& n : payload.notes) log << "lab: " << n << "\n";
+  std::string init_script = read_file(init_script_path);
+  std::string host = safe_hostname();
+  std::string guest_hostname = "tcg-" + host;
+  std::string qemu_ver = qemu_version(o.qemu);
+
+  auto lab_start = Clock::now();
+  int failures = 0;
+  for (size_t ki = 0; ki < kernels.size(); ++ki) {
+    const KernelManifest& k = kernels[ki];
+    std::string prefix =
+        "[" + std::to_string(ki + 1) + "/" + std::to_string(kernels.size()) + " " + k.name + "]";
+    fs::path kdir = out / "kernels" / k.name;
+    fs::create_directories(kdir);
+    auto kernel_start = Clock::now();
+    PreparedKernel pk;
+    Provenance prov = lab_provenance(k, k.release, "", "", guest_hostname, true, o.time_base);
+    KernelSession session(results, plan, prov, run_id, log, prefix);
+    if (session.complete() && session.has_record(kBootTestId)) {
+      log << prefix << " already recorded (resume)\n";
+      continue;
+    }
+    log << prefix << " preparing kernel (" << to_string(k.source) << ")\n" << std::flush;
+    json details = {{"manifest", k.path},
+                    {"qemu", qemu_ver},
+                    {"sva_declared", k.sva},
+                    {"emulated", "QEMU TCG: emulator numbers, not hardware numbers"}};
+    if (!k.notes.empty()) details["notes"] = k.notes;
+    try {
+      pk = prepare_kernel(k, cache, log);
+    } catch (const KernelUnavailable& e) {
+      std::string why = std::string("kernel unavailable: ") + e.what();
+      session.record_boot(Outcome::kError, why, details, "vm");
+      session.record_unrun("not run: " + why);
+      failures += session.failures();
+      continue;
+    }
+    session.provenance().kernel.release = pk.release.empty() ? "unknown" : pk.release;
+    session.provenance().kernel.build_id = pk.build_id;
+    session.provenance().kernel.source = pk.source;
+    details["vmlinuz"] = pk.vmlinuz;
+
+    // The results channel's drivers, built in or carried as modules.
+    GuestImage image;
+    image.payload = &payload;
+    image.busybox = busybox;
+    image.init_script = init_script;
+    std::string channel_problem;
+    if (!pk.modules_dir.empty()) {
+      try {
+        ResolvedModules mods = resolve_modules(pk.modules_dir, kChannelModules);
+        image.modules = std::move(mods.load_order);
+        if (!mods.missing.empty()) {
+          std::string names;
+          for (const auto& m : mods.missing) names += (names.empty() ? "" : ", ") + m;
+          channel_problem = "kernel has no " + names + " (neither a module in " + pk.modules_dir +
+                            " nor built in): no virtio-serial results channel";
+        }
+      } catch (const std::exception& e) {
+        channel_problem = std::string("cannot read the kernel's modules: ") + e.what();
+      }
+    } else {
+      for (const char* opt : {"CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_CONSOLE"}) {
+        std::string v = kconfig_value(pk.config, opt);
+        if (v == "m" || (!pk.config.empty() && v.empty()))
+          channel_problem = std::string(opt) +
+                            (v == "m" ? " is a module and the manifest names no modules directory"
+                                      : " is not set in " + pk.config) +
+                            ": no virtio-serial results channel";
+      }
+    }
+    json module_names = json::array();
+    for (const auto& m : image.modules) module_names.push_back(m.name);
+    details["modules"] = module_names;
+    if (!channel_problem.empty()) {
+      session.record_boot(Outcome::kError, channel_problem, details, "vm");
+      session.record_unrun("not run: " + channel_problem);
+      failures += session.failures();
+      continue;
+    }
+    bool iommu = k.iommu == "intel-scalable";
+    if (iommu && !pk.config.empty() && kconfig_value(pk.config, "CONFIG_INTEL_IOMMU") != "y") {
+      iommu = false;
+      details["iommu_note"] = "CONFIG_INTEL_IOMMU is not built in: booted without intel-iommu";
+    }
+
+    json boots = json::array();
+    Outcome boot_outcome = Outcome::kPass;
+    std::string boot_reason;
+    for (int attempt = 1; attempt <= o.max_boots && !session.complete(); ++attempt) {
+      std::string tag = "boot" + std::to_string(attempt);
+      VmBoot vb;
+      vb.qemu = o.qemu;
+      vb.vmlinuz = pk.vmlinuz;
+      vb.initramfs = (work / (k.name + ".cpio")).string();
+      vb.console_log = (kdir / ("console-" + tag + ".log")).string();
+      vb.channel_file = (kdir / ("channel-" + tag + ".jsonl")).string();
+      vb.smp = k.smp;
+      vb.memory_mib = k.memory_mib;
+      vb.intel_iommu = iommu;
+      vb.icount = icount;
+      vb.append =
+          "console=ttyS0 panic=-1 oops=panic loglevel=4 pasidbench.hostname=" + guest_hostname +
+          (iommu ? " intel_iommu=on,sm_on" : "") + (k.cmdline.empty() ? "" : " " + k.cmdline);
+
+      RunArgs ra;
+      ra.suite = payload.suite;
+      ra.out_dir = kGuestResults;
+      std::vector<std::string> seed = results.record_lines(k.name);
+      ra.resume = !seed.empty();
+      ra.filter = o.filter;
+      ra.extra_params = o.extra_params;
+      ra.emulated = true;
+      ra.time_base = o.time_base;
+      std::vector<std::string> agent = {payload.binary,
+                                        "lab-agent",
+                                        "--channel",
+                                        std::string("virtio:") + kResultsPortName,
+                                        "--results",
+                                        std::string(kGuestResults) + "/results.jsonl",
+                                        "--"};
+      for (auto& a : run_command_args(k, pk.build_id, pk.source, ra)) agent.push_back(a);
+
+      uint64_t size = write_initramfs(vb.initramfs, image, agent, seed);
+      // The kernel holds the archive and its unpacked copy at once.
+      uint64_t needed_mib = 2 * size / (1 << 20) + 256;
+      if (needed_mib > static_cast<uint64_t>(k.memory_mib)) {
+        std::string why = "initramfs is " + std::to_string(size >> 20) +
+                          " MiB: it does not fit in " + std::to_string(k.memory_mib) +
+                          " MiB of guest memory (needs about " + std::to_string(needed_mib) +
+                          "; raise [vm] memory_mib in " + k.path + ")";
+        boot_outcome = Outcome::kError;
+        boot_reason = why;
+        session.record_unrun("not run: " + why);
+        break;
+      }
+      log << prefix << " booting (" << tag << ", initramfs " << (size >> 20) << " MiB"
+          << (icount ? ", -icount virtual time" : "") << ")\n"
+          << std::flush;
+      details["qemu_command"] = shell_join(qemu_command(vb));
+      details["initramfs_bytes"] = size;
+      BootResult br = boot_and_stream(vb, k, o.watchdog_grace_s, session,
+                                      (kdir / ("qemu-" + tag + ".stderr")).string(), log, prefix);
+      std::vector<std::string> console = log_tail(vb.console_log, 400);
+      std::vector<std::string> tail(console.size() > 40 ? console.end() - 40 : console.begin(),
+                                    console.end());
+      std::string death = kernel_death_line(console);
+      json crash_details = {
+          {"console_log", vb.console_log}, {"console_tail", tail}, {"boot", attempt}};
+      json b = {{"boot", attempt},
+                {"wall_s", br.wall_s},
+                {"records", br.records},
+                {"console_log", vb.console_log}};
+      if (br.hello) {
+        b["runner_after_s"] = br.hello_after_s;
+        b["guest_uptime_at_runner_s"] = br.hello_message.value("uptime_s", -1.0);
+        session.provenance().kernel.release = br.hello_message.value("release", pk.release);
+        session.provenance().kernel.version = br.hello_message.value("version", "");
+        if (br.hello_message.contains("features")) {
+          details["features"] = br.hello_message["features"];
+          session.provenance().machine.cpu_model =
+              br.hello_message["features"]["cpu"].value("model", "");
+        }
+      }
+
+      if (!br.started) {
+        b["end"] = "qemu did not start";
+        boot_outcome = Outcome::kError;
+        boot_reason = "qemu did not start: " + br.start_error;
+        session.record_unrun("not run: " + boot_reason);
+      } else if (!br.hello) {
+        // The kernel never reached the runner: no retry, the next boot would
+        // end the same way.
+        std::vector<std::string> qerr = log_tail((kdir / ("qemu-" + tag + ".stderr")).string(), 5);
+        if (br.timed_out) {
+          boot_outcome = Outcome::kTimeout;
+          boot_reason = "kernel did not reach the runner within " +
+                        std::to_string(k.boot_timeout_s) + " s" +
+                        (death.empty() ? "" : " (" + death + ")");
+          b["end"] = "watchdog";
+        } else if (!death.empty()) {
+          boot_outcome = Outcome::kCrashed;
+          boot_reason = "kernel died before the runner started: " + death;
+          b["end"] = "panic";
+        } else {
+          boot_outcome = Outcome::kError;
+          boot_reason = "VM stopped before the runner started (qemu " +
+                        std::string(WIFEXITED(br.qemu_status)
+                                        ? "exit " + std::to_string(WEXITSTATUS(br.qemu_status))
+                                        : "killed") +
+                        (qerr.empty() ? "" : ": " + qerr.back()) + ")";
+          b["end"] = "stopped";
+        }
+        session.record_unrun("not run: " + boot_reason, crash_details);
+      } else if (br.done) {
+        int rc = br.done_message.value("exit_code", -1);
+        b["end"] = "done";
+        b["runner_exit_code"] = rc;
+        if (!session.complete()) {
+          // The runner ended without recording everything: bad input on the
+          // guest side (rc 2) or a runner crash; its stderr says which.
+          json d = crash_details;
+          d["runner_stderr_tail"] = br.done_message.value("stderr_tail", json::array());
+          std::string last;
+          if (!d["runner_stderr_tail"].empty()) last = d["runner_stderr_tail"].back();
+          session.record_unrun("not run: the runner in the VM exited with " + std::to_string(rc) +
+                                   (last.empty() ? "" : ": " + last),
+                               d);
+        }
+      } else {
+        // The kernel died or hung in the middle of the suite: the test that
+        // was running takes the blame, the rest get another boot.
+        const TestCase* t = session.in_flight();
+        std::string what = br.timed_out ? "VM stopped responding" : "kernel died";
+        if (!death.empty()) what += " (" + death + ")";
+        b["end"] = br.timed_out ? "watchdog" : (death.empty() ? "stopped" : "panic");
+        if (t)
+          session.record(*t, br.timed_out ? Outcome::kTimeout : Outcome::kCrashed,
+                         what + " while this test ran in the VM", crash_details);
+        if (attempt == o.max_boots && !session.complete())
+          session.record_unrun("not run: " + what + " during an earlier test and " +
+                                   std::to_string(o.max_boots) + " boot(s) were used",
+                               crash_details);
+      }
+      boots.push_back(b);
+      if (!br.hello) break;
+    }
+    details["boots"] = boots;
+    details["wall_s"] = seconds_since(kernel_start);
+    session.record_boot(boot_outcome, boot_reason, details, "vm");
+    failures += session.failures();
+    log << prefix << " finished in " << static_cast<int>(seconds_since(kernel_start)) << " s\n"
+        << std::flush;
+  }
+  log << "lab: " << kernels.size() << " kernel(s) in " << static_cast<int>(seconds_since(lab_start))
+      << " s; " << failures << " failure(s); results in " << results.path() << "\n";
+  return failures ? 1 : 0;
+}
+
+int fetch_kernels(const std::vector<std::string>& manifests, const std::string& cache_dir,
+                  std::ostream& out, std::ostream& log) {
+  std::vector<KernelManifest> kernels = load_manifests(manifests);
+  std::string cache = cache_dir.empty() ? default_kernel_cache() : cache_dir;
+  int rc = 0;
+  for (const auto& k : kernels) {
+    try {
+      PreparedKernel pk = prepare_kernel(k, cache, log);
+      out << k.name << ": " << pk.build_id << " " << pk.vmlinuz << "\n";
+    } catch (const KernelUnavailable& e) {
+      log << k.name << ": kernel unavailable: " << e.what() << "\n";
+      rc = 1;
+    }
+  }
+  return rc;
+}
+
+}  // namespace pasidbench::lab
