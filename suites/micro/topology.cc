@@ -41,11 +41,13 @@ int ancestor_index(hwloc_topology_t topo, hwloc_obj_t obj, hwloc_obj_type_t type
   return a ? static_cast<int>(a->logical_index) : -1;
 }
 
-std::vector<ProcessingUnit> pus_from_hwloc(hwloc_topology_t topo) {
+// `allowed`: only PUs in it (the process's affinity); null for all.
+std::vector<ProcessingUnit> pus_from_hwloc(hwloc_topology_t topo, hwloc_const_bitmap_t allowed) {
   std::vector<ProcessingUnit> out;
   int n = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
   for (int i = 0; i < n; ++i) {
     hwloc_obj_t pu = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, static_cast<unsigned>(i));
+    if (allowed && !hwloc_bitmap_isset(allowed, pu->os_index)) continue;
     ProcessingUnit p;
     p.os_index = static_cast<int>(pu->os_index);
     p.core = ancestor_index(topo, pu, HWLOC_OBJ_CORE);
@@ -97,7 +99,13 @@ CpuTopology CpuTopology::discover() {
   }
   if (why.empty()) {
     handle->this_system = true;
-    t.pus_ = pus_from_hwloc(handle->topo);
+    // hwloc's topology already leaves out what the cgroup cpuset forbids;
+    // the affinity mask (taskset, a lab runner's pinning) is ours to honour.
+    hwloc_bitmap_t bound = hwloc_bitmap_alloc();
+    bool have_binding = hwloc_get_cpubind(handle->topo, bound, HWLOC_CPUBIND_PROCESS) == 0;
+    t.pus_ = pus_from_hwloc(handle->topo, have_binding ? bound : nullptr);
+    t.machine_pus_ = hwloc_get_nbobjs_by_type(handle->topo, HWLOC_OBJ_PU);
+    hwloc_bitmap_free(bound);
     t.hwloc_ = std::move(handle);
     if (!t.pus_.empty()) return t;
     why = "hwloc found no usable PU";
@@ -115,7 +123,8 @@ CpuTopology CpuTopology::synthetic(const std::string& description) {
   if (hwloc_topology_set_synthetic(handle->topo, description.c_str()) != 0 ||
       hwloc_topology_load(handle->topo) != 0)
     throw PlacementError("bad synthetic topology '" + description + "'");
-  t.pus_ = pus_from_hwloc(handle->topo);
+  t.pus_ = pus_from_hwloc(handle->topo, nullptr);
+  t.machine_pus_ = static_cast<int>(t.pus_.size());
   t.hwloc_ = std::move(handle);
   return t;
 }
@@ -141,6 +150,8 @@ std::string CpuTopology::summary() const {
   std::string s = plural(packages(), "package") + ", " + plural(cores(), "core") + ", " +
                   plural(static_cast<int>(pus_.size()), "PU") +
                   (smt() ? " (SMT on)" : " (SMT off)") + ": CPUs " + cpu_list(ids);
+  if (machine_pus_ > static_cast<int>(pus_.size()))
+    s += " (of " + std::to_string(machine_pus_) + " on the machine)";
   if (!note_.empty()) s += " [" + note_ + "]";
   return s;
 }

@@ -46,7 +46,8 @@ class CpuTopology {
   bool smt() const { return cores() < static_cast<int>(pus_.size()); }
   const std::string& note() const { return note_; }
   bool from_hwloc() const { return hwloc_ != nullptr; }
-  // "1 package, 2 cores, 2 PUs (SMT off): 0-1"
+  // "1 package, 2 cores, 2 PUs (SMT off): CPUs 0-1", plus "(of N on the
+  // machine)" when the affinity mask leaves some out
   std::string summary() const;
 
   // Two CPUs for a placement: the same PU twice, or two PUs on different
@@ -63,6 +64,7 @@ class CpuTopology {
   struct HwlocHandle;
   std::shared_ptr<HwlocHandle> hwloc_;
   std::vector<ProcessingUnit> pus_;
+  int machine_pus_ = 0;  // all PUs hwloc saw, affinity aside
   std::string note_;
 };
 

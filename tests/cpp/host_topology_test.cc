@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 #include <thread>
@@ -77,6 +79,26 @@ TEST(HostTopology, LiveMachineHasAtLeastOneCpuAndPinsToIt) {
   });
   th.join();
   EXPECT_THROW(t.pin_current_thread(100000), PlacementError);
+}
+
+TEST(HostTopology, AffinityMaskIsHonoured) {
+  // As under taskset or a lab runner's pinning: only the allowed CPU is used.
+  CpuTopology all = CpuTopology::discover();
+  int last = all.pus().back().os_index;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(last, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) ::_exit(3);
+    CpuTopology t = CpuTopology::discover();
+    bool ok = t.pus().size() == 1 && t.pus()[0].os_index == last &&
+              t.pick_pair(Placement::kSameCpu).first == last;
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(HostTopology, PlacementNamesRoundTrip) {

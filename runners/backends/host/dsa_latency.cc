@@ -78,6 +78,48 @@ json one_repetition(const IdxdWorkQueue& queue, SubmitPreference pref, int64_t s
 
 }  // namespace
 
+json observe_pasids(const PasidKprobes& kprobes, const std::vector<pid_t>& only, ResultRecord* r) {
+  json kp = {{"probed", kprobes.probed()}, {"note", kprobes.note()}};
+  if (!kprobes.active()) return kp;
+  std::vector<PasidEvent> all = kprobes.collect();
+  std::vector<pid_t> pids = only;
+  if (pids.empty())
+    for (const auto& e : all)
+      if (std::find(pids.begin(), pids.end(), e.pid) == pids.end()) pids.push_back(e.pid);
+  json events = json::array();
+  double t0 = all.empty() ? 0 : all.front().time_s;
+  for (pid_t pid : pids) {
+    std::optional<int64_t> pasid;
+    double start = -1, end = -1;
+    for (const auto& e : all) {
+      if (e.pid != pid) continue;
+      events.push_back({{"pid", e.pid},
+                        {"comm", e.comm},
+                        {"event", e.event},
+                        {"time_s", e.time_s},
+                        {"fields", e.fields}});
+      if (e.pasid && !pasid &&
+          (e.event == "sva_get_pasid" || e.event == "global_pasid_alloc" ||
+           e.event == "ioasid_alloc" || e.event == "idxd_wq_set_pasid")) {
+        pasid = e.pasid;
+        start = e.time_s;
+      }
+      if (e.event == "sva_unbind") end = e.time_s;
+    }
+    if (pasid) {
+      PasidInterval iv;
+      iv.pasid = *pasid;
+      iv.mm = "pid " + std::to_string(pid);
+      iv.bound = true;
+      iv.start_ns = (start - t0) * 1e9;
+      iv.end_ns = ((end >= start ? end : start) - t0) * 1e9;
+      r->pasid_timeline.push_back(iv);
+    }
+  }
+  kp["events"] = events;
+  return kp;
+}
+
 ResultRecord run_dsa_submit(const ParamValues& p, int repetitions, const PasidProbe& probe) {
   ResultRecord r;
   if (!probe.ready()) {
@@ -172,40 +214,7 @@ ResultRecord run_dsa_submit(const ParamValues& p, int repetitions, const PasidPr
                {"submission_note", path_note},
                {"repetitions", reps}};
 
-  // The PASID each bind got, where kprobes could see it.
-  json kp = {{"probed", kprobes.probed()}, {"note", kprobes.note()}};
-  if (kprobes.active()) {
-    json events = json::array();
-    std::vector<PasidEvent> all = kprobes.collect();
-    double t0 = all.empty() ? 0 : all.front().time_s;
-    for (pid_t pid : pids) {
-      std::optional<int64_t> pasid;
-      double start = -1, end = -1;
-      for (const auto& e : all) {
-        if (e.pid != pid) continue;
-        events.push_back(
-            {{"pid", e.pid}, {"event", e.event}, {"time_s", e.time_s}, {"fields", e.fields}});
-        if (e.pasid && !pasid &&
-            (e.event == "sva_get_pasid" || e.event == "global_pasid_alloc" ||
-             e.event == "ioasid_alloc" || e.event == "idxd_wq_set_pasid")) {
-          pasid = e.pasid;
-          start = e.time_s;
-        }
-        if (e.event == "sva_unbind") end = e.time_s;
-      }
-      if (pasid) {
-        PasidInterval iv;
-        iv.pasid = *pasid;
-        iv.mm = "pid " + std::to_string(pid);
-        iv.bound = true;
-        iv.start_ns = (start - t0) * 1e9;
-        iv.end_ns = ((end >= 0 ? end : start) - t0) * 1e9;
-        r.pasid_timeline.push_back(iv);
-      }
-    }
-    kp["events"] = events;
-  }
-  r.details["kprobes"] = kp;
+  r.details["kprobes"] = observe_pasids(kprobes, pids, &r);
   r.outcome = Outcome::kPass;
   return r;
 }

@@ -60,6 +60,7 @@ class WorkQueueDevice : public TaskDevice {
   std::string submit(int task, int64_t* latency_ns, int* retries) override;
   void after_fork() override;
   std::string describe() const override;
+  const std::string& queue_name() const { return queue_.name; }
 
  private:
   IdxdWorkQueue queue_;
