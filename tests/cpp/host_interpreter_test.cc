@@ -62,9 +62,9 @@ TEST(HostInterpreter, ThreadPoolBinderStays) {
       canonical("thread-pool", raw({{"tasks", "4"}, {"submits", "3"}, {"reuse_probe", "true"}})),
       dev);
   ASSERT_EQ(res.error, "");
-  // 3 workers x 3, the binder's own, the probe's.
-  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 11}}));
-  EXPECT_EQ(res.submits, 11);
+  // 3 workers x (3 + 4 polls + 3), the binder's own, the probe's.
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 32}}));
+  EXPECT_EQ(res.submits, 32);
   EXPECT_EQ(res.tasks, 5);
   EXPECT_EQ(res.unexpected, 0);
   EXPECT_EQ(res.bind_ns.size(), 2u);
@@ -72,7 +72,7 @@ TEST(HostInterpreter, ThreadPoolBinderStays) {
   ResultRecord r;
   fill_from_interpreter(res, &r);
   EXPECT_EQ(r.outcome, Outcome::kPass);
-  EXPECT_EQ(r.metrics["submits"].value, 11);
+  EXPECT_EQ(r.metrics["submits"].value, 32);
 }
 
 TEST(HostInterpreter, BinderExitsWhileWorkersGoOn) {
@@ -82,8 +82,13 @@ TEST(HostInterpreter, BinderExitsWhileWorkersGoOn) {
                 raw({{"tasks", "3"}, {"binder", "exits"}, {"reuse_probe", "false"}})),
       dev);
   ASSERT_EQ(res.error, "");
-  // The main thread exited, but the binding is the process's: workers submit.
-  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 2}}));
+  // The binder submits once, closes the queue and exits; the workers poll on
+  // (2 x (1 + 4 + 1)). How many of their submissions land before the close
+  // is up to the real scheduler; after it they find no portal.
+  EXPECT_EQ(res.submits, 13);
+  EXPECT_GE(res.outcomes["ok"], 1);
+  EXPECT_EQ(res.outcomes["ok"] + res.outcomes["no_portal"], 13);
+  EXPECT_EQ(res.unexpected, 0);
   EXPECT_EQ(res.tasks, 3);
 }
 
@@ -97,8 +102,9 @@ TEST(HostInterpreter, ForksTurnoverAndBystanders) {
                                                                 {"turnover", "2"}})),
                            dev);
   ASSERT_EQ(res.error, "");
-  // Each binding process: 1 + 2 by its first thread, 2 by its other thread.
-  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 4 * 5}}));
+  // Each binding process: 1 + 2 by its first thread, 2 by its other thread;
+  // the launcher's own; each newcomer: its opener's 1, 2 + 2 by its threads.
+  EXPECT_EQ(res.outcomes, (std::map<std::string, int64_t>{{"ok", 2 * 5 + 1 + 2 * 5}}));
   EXPECT_EQ(res.unexpected, 0);
 }
 

@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSuite{"unknown_backend",
                  "[suite]\nname = \"m\"\nbackends = [\"model:nope\"]\n[[test]]\nworkload = "
                  "\"thread-pool\"\n",
-                 "s.toml:4: unknown backend 'model:nope'"},
+                 "s.toml:4: unknown model variant 'nope'"},
         BadSuite{"unknown_param",
                  "[suite]\nname = \"m\"\nbackends = [\"host\"]\n[[test]]\nworkload = "
                  "\"thread-pool\"\nparams = { colour = 1 }\n",
