@@ -50,7 +50,7 @@ def test_unknown_subcommand_and_bad_flag_exit_2():
 @pytest.mark.parametrize("args, message", [
     (["check", "--backend", "host", "--workload", "pool"], "--workload: unknown workload 'pool'"),
     (["check", "--policy", "no-such-policy", "--workload", "thread-pool"],
-     "--policy: unknown backend 'model:no-such-policy'"),
+     "--policy: unknown model variant 'no-such-policy'"),
     (["check", "--backend", "host", "--workload", "thread-pool", "--param", "tasks"],
      "--param: expected key=value"),
     (["check", "--backend", "host", "--workload", "thread-pool", "--param", "tasks=1"],
