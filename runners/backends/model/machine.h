@@ -84,6 +84,9 @@ struct Option {
 // Agents that are not tasks.
 inline constexpr int32_t kDeviceAgent = 1 << 24;
 inline constexpr int32_t kIpiAgentBase = 1 << 25;
+// Scheduling actions belong to the CPU's scheduler, not to the task they
+// put on the CPU: being on a CPU and making progress there are separate.
+inline constexpr int32_t kCpuAgentBase = 1 << 23;
 
 // The one interface every scheduling decision goes through.
 class Chooser {
