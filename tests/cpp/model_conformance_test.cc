@@ -32,7 +32,8 @@ TEST_P(RealPolicy, PassesExhaustiveBound2AtThreeTasksTwoCpus) {
     SearchResult s = search(canonical(size), policy(GetParam()), Strategy::kExhaustive, 0, 2);
     EXPECT_TRUE(s.complete) << size.workload;
     EXPECT_GT(s.schedules, 1000) << size.workload << ": the search should branch";
-    EXPECT_EQ(s.found.violation, -1) << GetParam() << " on " << size.workload << ": " << describe(s);
+    EXPECT_EQ(s.found.violation, -1)
+        << GetParam() << " on " << size.workload << ": " << describe(s);
     EXPECT_EQ(s.step_limit_runs, 0) << size.workload;
     EXPECT_GT(s.outcomes[static_cast<int>(SubmitOutcome::kOk)], 0) << size.workload;
   }
@@ -42,7 +43,8 @@ TEST_P(RealPolicy, PassesTenThousandPctSchedulesAtLargerSizes) {
   for (const auto& size : large_sizes()) {
     SearchResult s = search(canonical(size), policy(GetParam()), Strategy::kPct, 10000);
     EXPECT_EQ(s.schedules, 10000) << size.workload;
-    EXPECT_EQ(s.found.violation, -1) << GetParam() << " on " << size.workload << ": " << describe(s);
+    EXPECT_EQ(s.found.violation, -1)
+        << GetParam() << " on " << size.workload << ": " << describe(s);
     EXPECT_EQ(s.step_limit_runs, 0) << size.workload;
   }
 }
@@ -87,11 +89,10 @@ TEST_P(SeededMutant, FailsOnSomeWorkloadWithAShortTrace) {
     std::string divergence;
     ScheduleResult again = replay_schedule(m, shrunk.deviations, true, true, &divergence);
     EXPECT_EQ(divergence, "");
-    EXPECT_EQ(again.first_violation, shrunk.violation);
-    EXPECT_EQ(again.first_violation_event, shrunk.events);
+    EXPECT_EQ(again.violation_kind, shrunk.violation);
+    EXPECT_EQ(again.violation_event, shrunk.events);
     // And the parent policy does not fail on the shrunk scenario.
-    SearchResult parent =
-        search(shrunk.scenario, policy(p.parent), Strategy::kExhaustive, 0, 2);
+    SearchResult parent = search(shrunk.scenario, policy(p.parent), Strategy::kExhaustive, 0, 2);
     EXPECT_EQ(parent.found.violation, -1) << p.parent << " on the shrunk scenario";
     break;
   }

@@ -29,7 +29,9 @@ inline Scenario canonical(const std::string& workload,
   throw std::logic_error("no workload " + workload);
 }
 
-inline Scenario canonical(const CanonicalSize& size) { return canonical(size.workload, size.params); }
+inline Scenario canonical(const CanonicalSize& size) {
+  return canonical(size.workload, size.params);
+}
 
 inline Scenario scenario(const std::string& toml) { return load_scenario_text(toml, "test.toml"); }
 

@@ -1190,9 +1190,10 @@ void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasi
 
 void Machine::violation(Violation v, const std::string& what) {
   ++out_->violations[static_cast<int>(v)];
-  if (out_->first_violation < 0) {
-    out_->first_violation = static_cast<int>(v);
-    out_->first_violation_event = out_->steps + 1;
+  // Violation kinds are ordered most severe first.
+  if (out_->violation_kind < 0 || static_cast<int>(v) < out_->violation_kind) {
+    out_->violation_kind = static_cast<int>(v);
+    out_->violation_event = out_->steps + 1;
   }
   if (record_) {
     note(" !! " + what);

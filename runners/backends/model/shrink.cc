@@ -190,11 +190,10 @@ ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& p
     std::optional<Hit> hit;
     ScheduleResult r;
     auto consider = [&](const ScheduleResult& run) {
-      if (run.first_violation != best.violation) return false;
-      if (!hit || run.first_violation_event < hit->events ||
-          (run.first_violation_event == hit->events &&
-           run.deviations.size() < hit->deviations.size()))
-        hit = Hit{run.deviations, run.first_violation_event};
+      if (run.violation_kind != best.violation) return false;
+      if (!hit || run.violation_event < hit->events ||
+          (run.violation_event == hit->events && run.deviations.size() < hit->deviations.size()))
+        hit = Hit{run.deviations, run.violation_event};
       return !shortest;
     };
     ExhaustiveChooser exhaustive(2);
@@ -221,7 +220,7 @@ ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& p
       validate_scenario(sc);
       Machine m(sc, policy, config);
       ScheduleResult r = replay_schedule(m, devs, false, false);
-      if (r.first_violation == best.violation) return Hit{r.deviations, r.first_violation_event};
+      if (r.violation_kind == best.violation) return Hit{r.deviations, r.violation_event};
       return search(m, 300, 300, false);
     } catch (const InputError&) {
     }
@@ -260,9 +259,9 @@ ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& p
     fewer.erase(fewer.begin() + static_cast<long>(i));
     ++best.candidates;
     ScheduleResult r = replay_schedule(m, fewer, false, false);
-    if (r.first_violation == best.violation && r.first_violation_event <= best.events) {
+    if (r.violation_kind == best.violation && r.violation_event <= best.events) {
       best.deviations = r.deviations;
-      best.events = r.first_violation_event;
+      best.events = r.violation_event;
       ++best.accepted;
       i = std::min(i, best.deviations.size());
     }
