@@ -96,6 +96,7 @@ struct Machine::SimTask {
   SubmitExpect submit_expect = SubmitExpect::kAny;
   bool task_work = false;
   bool killed = false;
+  bool ran_since_switch = false;
   uint32_t msr_alloc = 0;  // ghost: the allocation the MSR value was taken from
   int acks_pending = 0;
   std::vector<KOp> kops;  // kernel work in progress, front first
@@ -464,11 +465,12 @@ int Machine::enumerate() {
       const SimTask& t = tasks_[cpu.current];
       if (t.state == kRunning) {
         options_.push_back({make_key(ActionKind::kStep, c, t.k.id), t.ready_at, t.seq, t.k.id});
-        // Kernel work is not preempted; user code is, at its slice's end.
-        if (!runq_.empty() && t.kops.empty()) {
+        // Kernel work is not preempted; user code is, at its slice's end,
+        // once it ran at least one step (no preemption ping-pong).
+        if (!runq_.empty() && t.kops.empty() && t.ran_since_switch) {
           const SimTask& u = tasks_[runq_.front()];
           options_.push_back({make_key(ActionKind::kPreempt, c, u.k.id),
-                              std::max(t.slice_end, u.enqueued_at), u.seq, u.k.id});
+                              std::max(t.slice_end, u.enqueued_at), u.seq, kCpuAgentBase + c});
         }
       } else if (t.state == kSpinning && t.acks_pending == 0) {
         options_.push_back({make_key(ActionKind::kStep, c, t.k.id), t.ready_at, t.seq, t.k.id});
@@ -477,7 +479,7 @@ int Machine::enumerate() {
       for (int id : runq_) {
         const SimTask& u = tasks_[id];
         options_.push_back({make_key(ActionKind::kSwitch, c, id),
-                            std::max(cpu.free_since, u.enqueued_at), u.seq, id});
+                            std::max(cpu.free_since, u.enqueued_at), u.seq, kCpuAgentBase + c});
       }
     }
   }
@@ -608,6 +610,7 @@ int Machine::new_task(int tmpl, int mm, int group, int parent) {
 }
 
 void Machine::step_task(SimTask& t) {
+  t.ran_since_switch = true;
   if (t.state == kSpinning) {
     after_acks(t);
     return;
@@ -839,6 +842,7 @@ void Machine::switch_to(int c, SimTask& next, SimTask* prev) {
   Cpu& cpu = cpus_[c];
   next.state = kRunning;
   next.k.cpu = c;
+  next.ran_since_switch = false;
   cpu.current = next.k.id;
   if (next.k.mm != kNone) {
     Mm& m = mms_[next.k.mm].k;
@@ -1186,9 +1190,10 @@ void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasi
 
 void Machine::violation(Violation v, const std::string& what) {
   ++out_->violations[static_cast<int>(v)];
-  if (out_->first_violation < 0) {
-    out_->first_violation = static_cast<int>(v);
-    out_->first_violation_event = out_->steps + 1;
+  // Violation kinds are ordered most severe first.
+  if (out_->violation_kind < 0 || static_cast<int>(v) < out_->violation_kind) {
+    out_->violation_kind = static_cast<int>(v);
+    out_->violation_event = out_->steps + 1;
   }
   if (record_) {
     note(" !! " + what);

@@ -84,6 +84,9 @@ struct Option {
 // Agents that are not tasks.
 inline constexpr int32_t kDeviceAgent = 1 << 24;
 inline constexpr int32_t kIpiAgentBase = 1 << 25;
+// Scheduling actions belong to the CPU's scheduler, not to the task they
+// put on the CPU: being on a CPU and making progress there are separate.
+inline constexpr int32_t kCpuAgentBase = 1 << 23;
 
 // The one interface every scheduling decision goes through.
 class Chooser {
@@ -119,8 +122,10 @@ struct ScheduleResult {
   Counters counters;
   std::array<int64_t, kViolationKinds> violations{};
   std::array<int64_t, kOutcomeKinds> outcomes{};
-  int first_violation = -1;           // a Violation, -1 when none
-  int64_t first_violation_event = 0;  // 1-based index of the action that showed it
+  // The most severe violation the run showed (a Violation, -1 when none)
+  // and the 1-based index of the action that first showed that kind.
+  int violation_kind = -1;
+  int64_t violation_event = 0;
   uint64_t digest = 0;
   int64_t steps = 0;      // actions executed
   int64_t decisions = 0;  // chooser calls (actions with an alternative, latency choices)
@@ -128,7 +133,7 @@ struct ScheduleResult {
   bool step_limit = false;
   std::vector<Deviation> deviations;
 
-  bool failed() const { return first_violation >= 0; }
+  bool failed() const { return violation_kind >= 0; }
 };
 
 struct TraceEvent {
@@ -238,7 +243,7 @@ class Machine final : public KernelOps {
   void note(const std::string& text);
   void finish_line(int column);
 
-  const Scenario& scenario_;
+  const Scenario scenario_;  // a copy: the machine outlives temporaries
   const PolicyInfo& policy_info_;
   MachineConfig config_;
   std::unique_ptr<Policy> policy_;

@@ -240,8 +240,8 @@ class ModelBackend : public Backend {
     file.params = machine_params(o.machine);
     file.scenario_toml = scenario_to_toml(shrunk.scenario);
     file.deviations = run.deviations;
-    file.violation = severity_name(run.first_violation);
-    file.events = run.first_violation_event;
+    file.violation = severity_name(run.violation_kind);
+    file.events = run.violation_event;
     file.steps = run.steps;
     file.decisions = run.decisions;
     file.digest = run.digest;
@@ -284,12 +284,12 @@ class ModelBackend : public Backend {
     Machine machine(sc, policy_, config);
     std::string divergence;
     ScheduleResult run = replay_schedule(machine, file.deviations, true, true, &divergence);
-    std::string got = severity_name(run.first_violation);
+    std::string got = severity_name(run.violation_kind);
     if (divergence.empty() && got != file.violation)
       divergence = "expected " + (file.violation.empty() ? "no violation" : file.violation) +
                    ", the replay showed " + (got.empty() ? "none" : got);
-    if (divergence.empty() && run.first_violation >= 0 && run.first_violation_event != file.events)
-      divergence = "the violation came at event " + std::to_string(run.first_violation_event) +
+    if (divergence.empty() && run.violation_kind >= 0 && run.violation_event != file.events)
+      divergence = "the violation came at event " + std::to_string(run.violation_event) +
                    ", recorded at event " + std::to_string(file.events);
     if (divergence.empty() && run.digest != file.digest)
       divergence =
@@ -315,8 +315,8 @@ class ModelBackend : public Backend {
     fill_outcomes(r, run.outcomes);
     add_metrics(r, {run.counters}, config.costs, 1, "replay file");
     r.pasid_timeline = machine.timeline();
-    if (run.first_violation >= 0 || !divergence.empty()) {
-      int64_t upto = run.first_violation >= 0 ? run.first_violation_event : 0;
+    if (run.violation_kind >= 0 || !divergence.empty()) {
+      int64_t upto = run.violation_kind >= 0 ? run.violation_event : 0;
       r.counterexample = {{"violation", got},
                           {"events", upto > 0 ? upto : run.steps},
                           {"trace", render_trace(machine.trace(), machine.cpus(), upto)},
@@ -326,10 +326,10 @@ class ModelBackend : public Backend {
     if (!divergence.empty()) {
       r.outcome = Outcome::kError;
       r.reason = "replay diverged from " + path + ": " + divergence;
-    } else if (run.first_violation >= 0) {
+    } else if (run.violation_kind >= 0) {
       r.outcome = Outcome::kFail;
       r.reason = "replay of " + path + " reproduced " + got + " at event " +
-                 std::to_string(run.first_violation_event) + " (digest " + hex64(run.digest) + ")";
+                 std::to_string(run.violation_event) + " (digest " + hex64(run.digest) + ")";
     } else {
       r.outcome = Outcome::kPass;
       r.reason =

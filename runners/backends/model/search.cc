@@ -34,10 +34,10 @@ class Accumulator {
       if (r.violations[k] > 0) ++out_.failing_schedules[k];
     for (int k = 0; k < kOutcomeKinds; ++k) out_.outcomes[k] += r.outcomes[k];
     if (out_.samples.size() < config_.max_samples) out_.samples.push_back(r.counters);
-    if (r.failed() && (out_.found.violation < 0 || r.first_violation < out_.found.violation)) {
-      out_.found.violation = r.first_violation;
+    if (r.failed() && (out_.found.violation < 0 || r.violation_kind < out_.found.violation)) {
+      out_.found.violation = r.violation_kind;
       out_.found.deviations = r.deviations;
-      out_.found.event = r.first_violation_event;
+      out_.found.event = r.violation_event;
       out_.found.schedule = out_.schedules - 1;
     }
   }

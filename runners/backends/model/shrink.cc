@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 
+#include "runners/backends/model/prng.h"
 #include "runners/backends/model/strategies.h"
 
 namespace pasidbench::model {
@@ -102,7 +103,7 @@ void for_each_step_copy(const Scenario& sc,
 }  // namespace
 
 int64_t scenario_weight(const Scenario& sc) {
-  int64_t w = 0;
+  int64_t w = sc.cpus - 1;
   for (const auto& t : sc.tasks) w += (t.initial ? t.instances : 1) * (1 + steps_weight(t.program));
   return w;
 }
@@ -110,6 +111,12 @@ int64_t scenario_weight(const Scenario& sc) {
 std::vector<Scenario> shrink_candidates(const Scenario& sc) {
   std::vector<Scenario> out;
   for (const auto& t : sc.tasks) out.push_back(without_template(sc, t.name));
+  for (int64_t cpus : {int64_t{2}, sc.cpus - 1})
+    if (cpus >= 1 && cpus < sc.cpus) {
+      Scenario c = sc;
+      c.cpus = cpus;
+      out.push_back(std::move(c));
+    }
   for (size_t i = 0; i < sc.tasks.size(); ++i)
     if (sc.tasks[i].initial && sc.tasks[i].instances > 1) {
       Scenario c = sc;
@@ -175,22 +182,46 @@ ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& p
     std::vector<Deviation> deviations;
     int64_t events;
   };
+  // Searches `m` for schedules showing the violation: a small exhaustive
+  // search, then seeded random schedules. Keeps the one with the fewest
+  // events when `shortest`, else returns the first.
+  auto search = [&](Machine& m, int64_t exhaustive_cap, int64_t random_runs,
+                    bool shortest) -> std::optional<Hit> {
+    std::optional<Hit> hit;
+    ScheduleResult r;
+    auto consider = [&](const ScheduleResult& run) {
+      if (run.violation_kind != best.violation) return false;
+      if (!hit || run.violation_event < hit->events ||
+          (run.violation_event == hit->events && run.deviations.size() < hit->deviations.size()))
+        hit = Hit{run.deviations, run.violation_event};
+      return !shortest;
+    };
+    ExhaustiveChooser exhaustive(2);
+    int64_t runs = 0;
+    do {
+      exhaustive.begin();
+      m.run(exhaustive, false, r);
+      if (consider(r)) return hit;
+    } while (++runs < exhaustive_cap && exhaustive.next());
+    RandomChooser random;
+    uint64_t seed = 0x5eed;
+    for (int64_t i = 0; i < random_runs; ++i) {
+      random.begin(splitmix64(seed));
+      m.run(random, false, r);
+      if (consider(r)) return hit;
+    }
+    return hit;
+  };
   // Does `sc` still fail the same way? First with the current choices
-  // (guided), then by a small exhaustive search of its own.
+  // (guided), then by a small search of its own.
   auto fails = [&](const Scenario& sc, const std::vector<Deviation>& devs) -> std::optional<Hit> {
     ++best.candidates;
     try {
       validate_scenario(sc);
       Machine m(sc, policy, config);
       ScheduleResult r = replay_schedule(m, devs, false, false);
-      if (r.first_violation == best.violation) return Hit{r.deviations, r.first_violation_event};
-      ExhaustiveChooser chooser(std::min<int>(2, std::max<int>(1, static_cast<int>(devs.size()))));
-      int runs = 0;
-      do {
-        chooser.begin();
-        m.run(chooser, false, r);
-        if (r.first_violation == best.violation) return Hit{r.deviations, r.first_violation_event};
-      } while (++runs < 400 && chooser.next());
+      if (r.violation_kind == best.violation) return Hit{r.deviations, r.violation_event};
+      return search(m, 300, 300, false);
     } catch (const InputError&) {
     }
     return std::nullopt;
@@ -214,16 +245,23 @@ ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& p
     }
   }
 
-  // Fewer deviations, then fewer events, on the final scenario.
+  // The shortest schedule of the final scenario, then fewer deviations.
   Machine m(best.scenario, policy, config);
+  if (elapsed() < budget_s) {
+    if (auto hit = search(m, 20000, 2000, true); hit && hit->events < best.events) {
+      best.deviations = std::move(hit->deviations);
+      best.events = hit->events;
+      ++best.accepted;
+    }
+  }
   for (size_t i = best.deviations.size(); i-- > 0 && elapsed() < budget_s;) {
     std::vector<Deviation> fewer = best.deviations;
     fewer.erase(fewer.begin() + static_cast<long>(i));
     ++best.candidates;
     ScheduleResult r = replay_schedule(m, fewer, false, false);
-    if (r.first_violation == best.violation && r.first_violation_event <= best.events) {
+    if (r.violation_kind == best.violation && r.violation_event <= best.events) {
       best.deviations = r.deviations;
-      best.events = r.first_violation_event;
+      best.events = r.violation_event;
       ++best.accepted;
       i = std::min(i, best.deviations.size());
     }
