@@ -164,7 +164,7 @@ PreparedKernel prepare_build(const KernelManifest& m, const fs::path& cache, std
   fs::path done = dir / ".built";
 
   PreparedKernel k;
-  k.build_id = "git:" + commit + (patch_hash.empty() ? "" : "+patches:" + patch_hash.substr(0, 16));
+  k.build_id = "git:" + commit + (patch_hash.empty() ? "" : "+patches:" + patch_hash);
   k.source = "build:" + m.tree + "@" + m.ref;
   if (!fs::exists(done)) {
     std::error_code ec;
