@@ -15,5 +15,6 @@ void add_lab_command(CLI::App& app, int& exit_code);
 void add_kexec_command(CLI::App& app, int& exit_code);
 void add_history_command(CLI::App& app, int& exit_code);
 void add_export_command(CLI::App& app, int& exit_code);
+void add_lava_command(CLI::App& app, int& exit_code);
 
 }  // namespace pasidbench::cli

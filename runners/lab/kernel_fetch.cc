@@ -256,6 +256,11 @@ std::string resolve_debian_package(const std::string& pattern) {
   return best;
 }
 
+std::string debian_build_id(const KernelManifest& m) {
+  std::string package = resolve_debian_package(m.package);
+  return package + "=" + (m.version.empty() ? candidate_version(package) : m.version);
+}
+
 PreparedKernel prepare_kernel(const KernelManifest& manifest, const std::string& cache_dir,
                               std::ostream& log) {
   switch (manifest.source) {
