@@ -2,6 +2,7 @@
 
 #include "runners/cli/commands.h"
 #include "runners/lab/agent.h"
+#include "runners/lab/kexec_queue.h"
 #include "runners/lab/ssh_runner.h"
 #include "runners/lab/vm_runner.h"
 #include "suites/workload/input_error.h"
@@ -111,6 +112,54 @@ void add_lab_command(CLI::App& app, int& exit_code) {
     if (agent.run_args.empty() || agent.run_args.front() != "run")
       throw InputError({"lab-agent", 0}, "expected `-- run SUITE ...` after the options");
     exit_code = lab::run_agent(agent, run_cli);
+  });
+}
+
+void add_kexec_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "kexec",
+      "A lab machine going through a queue of kernels by itself: run the suite, kexec into the "
+      "next kernel, resume after a crash. See docs/lab.md.");
+  cmd->require_subcommand(1);
+
+  static std::vector<std::string> manifests;
+  static std::string suite, filter, out_dir;
+  static int max_attempts = 2;
+  static bool dry_run = false;
+  auto* start = cmd->add_subcommand("start", "create the queue in --out, then take the first step");
+  start->add_option("--kernels", manifests, "kernel build manifests, in order")->required();
+  start->add_option("--suite", suite, "suite manifest")->required();
+  start->add_option("--out", out_dir, "results directory (on a disk that survives reboots)")
+      ->required();
+  start->add_option("--filter", filter, "run only tests whose id contains this");
+  start->add_option("--max-attempts", max_attempts,
+                    "kexecs per kernel before giving up (default 2)");
+  start->add_flag("--dry-run", dry_run, "print what the first step would do; do nothing");
+  start->callback([&exit_code] {
+    lab::start_kexec_queue(manifests, suite, filter, max_attempts, out_dir);
+    lab::KexecEnvironment env = lab::system_kexec_environment();
+    env.dry_run = dry_run;
+    exit_code = lab::kexec_step(out_dir, env, std::cerr);
+  });
+
+  static std::string step_out;
+  static bool step_dry = false;
+  auto* step = cmd->add_subcommand(
+      "step", "one step of the queue in --out (run at every boot, e.g. by a systemd unit)");
+  step->add_option("--out", step_out, "the queue's results directory")->required();
+  step->add_flag("--dry-run", step_dry, "print what the step would do; do nothing");
+  step->callback([&exit_code] {
+    lab::KexecEnvironment env = lab::system_kexec_environment();
+    env.dry_run = step_dry;
+    exit_code = lab::kexec_step(step_out, env, std::cerr);
+  });
+
+  static std::string status_out;
+  auto* status = cmd->add_subcommand("status", "what the queue in --out has recorded so far");
+  status->add_option("--out", status_out, "the queue's results directory")->required();
+  status->callback([&exit_code] {
+    lab::print_kexec_status(status_out, std::cout);
+    exit_code = 0;
   });
 }
 

@@ -12,5 +12,9 @@ void add_run_command(CLI::App& app, int& exit_code);
 void add_env_command(CLI::App& app, int& exit_code);
 void add_report_command(CLI::App& app, int& exit_code);
 void add_lab_command(CLI::App& app, int& exit_code);
+void add_kexec_command(CLI::App& app, int& exit_code);
+void add_history_command(CLI::App& app, int& exit_code);
+void add_export_command(CLI::App& app, int& exit_code);
+void add_lava_command(CLI::App& app, int& exit_code);
 
 }  // namespace pasidbench::cli

@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   pasidbench::cli::add_env_command(app, exit_code);
   pasidbench::cli::add_report_command(app, exit_code);
   pasidbench::cli::add_lab_command(app, exit_code);
+  pasidbench::cli::add_kexec_command(app, exit_code);
+  pasidbench::cli::add_history_command(app, exit_code);
+  pasidbench::cli::add_export_command(app, exit_code);
+  pasidbench::cli::add_lava_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -164,7 +164,7 @@ PreparedKernel prepare_build(const KernelManifest& m, const fs::path& cache, std
   fs::path done = dir / ".built";
 
   PreparedKernel k;
-  k.build_id = "git:" + commit + (patch_hash.empty() ? "" : "+patches:" + patch_hash.substr(0, 16));
+  k.build_id = "git:" + commit + (patch_hash.empty() ? "" : "+patches:" + patch_hash);
   k.source = "build:" + m.tree + "@" + m.ref;
   if (!fs::exists(done)) {
     std::error_code ec;
@@ -254,6 +254,11 @@ std::string resolve_debian_package(const std::string& pattern) {
                             " in this machine's apt lists (apt-get update? is the suite in "
                             "sources.list?)");
   return best;
+}
+
+std::string debian_build_id(const KernelManifest& m) {
+  std::string package = resolve_debian_package(m.package);
+  return package + "=" + (m.version.empty() ? candidate_version(package) : m.version);
 }
 
 PreparedKernel prepare_kernel(const KernelManifest& manifest, const std::string& cache_dir,

@@ -43,6 +43,10 @@ PreparedKernel prepare_kernel(const KernelManifest& manifest, const std::string&
 // KernelUnavailable when none matches.
 std::string resolve_debian_package(const std::string& pattern);
 
+// "package=version" for a Debian manifest, resolved with apt's lists only
+// (nothing is downloaded). Throws KernelUnavailable.
+std::string debian_build_id(const KernelManifest& manifest);
+
 // "6.1.0-*-amd64" matching, with '*' standing for one or more digits.
 bool package_matches(const std::string& pattern, const std::string& name);
 

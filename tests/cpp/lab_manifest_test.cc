@@ -6,6 +6,7 @@
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/kernel_manifest.h"
 #include "runners/lab/lab_plan.h"
+#include "runners/lab/process.h"
 
 namespace pasidbench::lab {
 namespace {
@@ -168,6 +169,90 @@ vmlinuz = "/nonexistent/bzImage"
     ADD_FAILURE() << "no error";
   } catch (const KernelUnavailable& e) {
     EXPECT_STREQ(e.what(), "kernel image /nonexistent/bzImage does not exist (/lab/gone.toml)");
+  }
+}
+
+}  // namespace
+}  // namespace pasidbench::lab
+
+namespace pasidbench::lab {
+namespace {
+
+// A kernel tree in miniature: a git repository whose Makefile has the
+// targets the build path drives, so the whole path runs in a second.
+class FakeKernelTree : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pb-ktree-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "linux/scripts/kconfig");
+    std::ofstream(dir_ / "linux/Makefile")
+        << "defconfig:\n\techo CONFIG_BASE=y > .config\n"
+           "olddefconfig:\n\techo '# olddefconfig' >> .config\n"
+           "bzImage:\n\tmkdir -p arch/x86/boot && cat .config sched.c > arch/x86/boot/bzImage\n"
+           "modules:\n\t@true\n"
+           "modules_install:\n\tmkdir -p $(INSTALL_MOD_PATH)/lib/modules/6.99.0-test/kernel\n"
+           "kernelrelease:\n\t@echo 6.99.0-test\n";
+    std::ofstream(dir_ / "linux/scripts/kconfig/merge_config.sh")
+        << "#!/bin/sh\n# -m BASE FRAGMENT...\nshift; base=$1; shift; cat \"$@\" >> \"$base\"\n";
+    fs::permissions(dir_ / "linux/scripts/kconfig/merge_config.sh", fs::perms::owner_all,
+                    fs::perm_options::add);
+    std::ofstream(dir_ / "linux/sched.c") << "int pasid_policy = 1;\n";
+    git({"init", "-q"});
+    git({"-c", "user.name=t", "-c", "user.email=t@t", "add", "."});
+    git({"-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"});
+    std::ofstream(dir_ / "good.patch") << "--- a/sched.c\n+++ b/sched.c\n@@ -1 +1 @@\n"
+                                          "-int pasid_policy = 1;\n+int pasid_policy = 2;\n";
+    std::ofstream(dir_ / "bad.patch") << "--- a/sched.c\n+++ b/sched.c\n@@ -1 +1 @@\n"
+                                         "-int pasid_policy = 7;\n+int pasid_policy = 8;\n";
+    std::ofstream(dir_ / "pasid.config") << "CONFIG_INTEL_IOMMU_SVM=y\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void git(std::vector<std::string> args) {
+    args.insert(args.begin(), {"git", "-C", (dir_ / "linux").string()});
+    ASSERT_TRUE(run_process(args).ok());
+  }
+  KernelManifest manifest(const std::string& patch) {
+    return load_kernel_manifest_text(
+        "[kernel]\nname = \"patched\"\npolicy = \"resync-ipi\"\n"
+        "[source]\ntype = \"build\"\ntree = \"linux\"\nref = \"HEAD\"\n"
+        "patches = [\"" +
+            patch + "\"]\nconfig_fragments = [\"pasid.config\"]\n",
+        (dir_ / "patched.toml").string());
+  }
+  fs::path dir_;
+};
+
+TEST_F(FakeKernelTree, BuildsAPatchedTreeWithItsConfigFragment) {
+  std::ostringstream log;
+  PreparedKernel k = prepare_kernel(manifest("good.patch"), (dir_ / "cache").string(), log);
+  std::ifstream image(k.vmlinuz);
+  std::string built((std::istreambuf_iterator<char>(image)), std::istreambuf_iterator<char>());
+  EXPECT_NE(built.find("CONFIG_BASE=y"), std::string::npos);
+  EXPECT_NE(built.find("CONFIG_INTEL_IOMMU_SVM=y"), std::string::npos);  // the fragment
+  EXPECT_NE(built.find("pasid_policy = 2"), std::string::npos);          // the patch
+  EXPECT_EQ(k.release, "6.99.0-test");
+  EXPECT_EQ(fs::path(k.modules_dir).filename(), "6.99.0-test");
+  EXPECT_EQ(k.build_id.rfind("git:", 0), 0u);
+  EXPECT_EQ(k.build_id.size(), 4 + 40 + 9 + 64) << k.build_id;  // git:<sha1>+patches:<sha256>
+  EXPECT_EQ(k.source, "build:" + (dir_ / "linux").string() + "@HEAD");
+  // Built once: the second call finds it in the cache.
+  std::ostringstream again;
+  EXPECT_EQ(prepare_kernel(manifest("good.patch"), (dir_ / "cache").string(), again).vmlinuz,
+            k.vmlinuz);
+  EXPECT_EQ(again.str().find("make"), std::string::npos);
+}
+
+TEST_F(FakeKernelTree, APatchThatDoesNotApplyIsReportedByName) {
+  std::ostringstream log;
+  try {
+    prepare_kernel(manifest("bad.patch"), (dir_ / "cache").string(), log);
+    ADD_FAILURE() << "no error";
+  } catch (const KernelUnavailable& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("patch bad.patch does not apply to HEAD: exit 1: ", 0),
+              0u)
+        << e.what();
   }
 }
 

@@ -1,0 +1,49 @@
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "results/jsonl_store.h"
+#include "results/kcidb.h"
+#include "runners/cli/commands.h"
+#include "suites/workload/input_error.h"
+
+namespace pasidbench::cli {
+
+void add_export_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("export", "Write a result set in another system's format.");
+  cmd->require_subcommand(1);
+  static std::string results, out_path;
+  static KcidbOptions options;
+  auto* kcidb = cmd->add_subcommand(
+      "kcidb",
+      "KernelCI KCIDB I/O JSON (schema v5.3): checkouts, builds, tests; metrics as DONE "
+      "tests with number{value, unit}. Check it with kcidb-validate before kcidb-submit.");
+  kcidb->add_option("results", results, "results.jsonl, or a directory holding one")->required();
+  kcidb->add_option("--origin", options.origin, "the submitting CI system ([a-z0-9_]+)");
+  kcidb->add_option("--tree", options.tree_name, "checkout tree_name (e.g. mainline, net-next)");
+  kcidb->add_option("--out", out_path, "write here instead of stdout");
+  kcidb->callback([&exit_code] {
+    std::string path = std::filesystem::is_directory(results)
+                           ? (std::filesystem::path(results) / "results.jsonl").string()
+                           : results;
+    if (!std::filesystem::exists(path)) throw InputError({results, 0}, "no results.jsonl here");
+    JsonlContents contents = read_jsonl(path);
+    for (const auto& p : contents.problems) std::cerr << "export: " << p << "\n";
+    nlohmann::json report;
+    try {
+      report = kcidb_report(contents.records, options);
+    } catch (const std::exception& e) {
+      throw InputError({"--origin", 0}, e.what());
+    }
+    if (out_path.empty()) {
+      std::cout << report.dump(2) << "\n";
+    } else {
+      std::ofstream out(out_path);
+      if (!(out << report.dump(2) << "\n"))
+        throw InputError({"--out", 0}, "cannot write " + out_path);
+    }
+    exit_code = 0;
+  });
+}
+
+}  // namespace pasidbench::cli

@@ -1,0 +1,361 @@
+#include "runners/lab/lava.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "results/jsonl_store.h"
+#include "results/metric_registry.h"
+#include "results/record.h"
+#include "runners/environment.h"
+#include "runners/lab/lab_plan.h"
+#include "runners/lab/process.h"
+#include "suites/workload/suite.h"
+
+namespace pasidbench::lab {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+namespace {
+
+void emit(YAML::Emitter& out, const ordered_json& j) {
+  if (j.is_object()) {
+    out << YAML::BeginMap;
+    for (const auto& [k, v] : j.items()) {
+      out << YAML::Key << k << YAML::Value;
+      emit(out, v);
+    }
+    out << YAML::EndMap;
+  } else if (j.is_array()) {
+    out << YAML::BeginSeq;
+    for (const auto& v : j) emit(out, v);
+    out << YAML::EndSeq;
+  } else if (j.is_string()) {
+    // Quoted, so that "6.1" or "yes" stay strings for LAVA's YAML loader.
+    out << YAML::DoubleQuoted << j.get<std::string>();
+  } else if (j.is_boolean()) {
+    out << j.get<bool>();
+  } else if (j.is_number_integer()) {
+    out << j.get<int64_t>();
+  } else if (j.is_number()) {
+    out << j.get<double>();
+  } else {
+    out << YAML::Null;
+  }
+}
+
+std::string to_yaml(const ordered_json& j) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  emit(out, j);
+  return std::string(out.c_str()) + "\n";
+}
+
+const char* lava_result(Outcome o) {
+  switch (o) {
+    case Outcome::kPass:
+      return "pass";
+    case Outcome::kSkip:
+      return "skip";
+    case Outcome::kError:
+      return "unknown";  // the test could not say
+    default:
+      return "fail";
+  }
+}
+
+Outcome from_lava_result(const std::string& r) {
+  if (r == "pass") return Outcome::kPass;
+  if (r == "skip") return Outcome::kSkip;
+  if (r == "fail") return Outcome::kFail;
+  return Outcome::kError;
+}
+
+YAML::Node load_yaml(const std::string& path) {
+  if (!fs::exists(path)) throw InputError({path, 0}, "no such file");
+  try {
+    return YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw InputError({path, static_cast<int>(e.mark.line) + 1}, "YAML: " + e.msg);
+  }
+}
+
+std::string scalar(const YAML::Node& map, const char* key) {
+  const YAML::Node n = map[key];
+  return n && n.IsScalar() ? n.as<std::string>() : "";
+}
+
+}  // namespace
+
+std::string lava_case_name(const std::string& test_id) {
+  std::string out;
+  for (char c : test_id) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')
+      out += c;
+    else if (c == '[' || c == ',' || c == '@')
+      out += '.';
+    else if (c == ']')
+      continue;
+    else
+      out += '-';
+  }
+  return out;
+}
+
+namespace {
+
+ordered_json test_definition(const std::string& suite_path) {
+  Suite suite = load_suite_file(suite_path);
+  std::string suite_in_bundle = "suites/" + fs::path(suite_path).filename().string();
+  ordered_json def;
+  def["metadata"] = {
+      {"format", "Lava-Test Test Definition 1.0"},
+      {"name", "pasidbench-" + lava_case_name(suite.name)},
+      {"description", "pasidbench suite " + suite.name +
+                          " on the host backend of the booted kernel: each test reported with "
+                          "lava-test-case, metrics as measurements"},
+      {"os", {"debian", "ubuntu", "fedora", "centos"}},
+      {"scope", {"functional", "performance"}},
+      {"devices", {"x86_64"}}};
+  def["params"] = {{"BUNDLE_URL", ""},           {"SUITE", suite_in_bundle},
+                   {"KERNEL_NAME", ""},          {"KERNEL_BUILD_ID", ""},
+                   {"KERNEL_POLICY", "unknown"}, {"KERNEL_SOURCE", "lava"}};
+  // LAVA runs the steps as one shell script with `set -e`; a failing test
+  // must not stop the reporting, hence `|| true` on the run.
+  def["run"]["steps"] = {
+      "WORK=$(mktemp -d /tmp/pasidbench-lava.XXXXXX)",
+      "case \"$BUNDLE_URL\" in http*|ftp*) (wget -q -O \"$WORK/bundle.tar.gz\" \"$BUNDLE_URL\" || "
+      "curl -fsSL -o \"$WORK/bundle.tar.gz\" \"$BUNDLE_URL\") ;; *) cp \"$BUNDLE_URL\" "
+      "\"$WORK/bundle.tar.gz\" ;; esac",
+      "cd \"$WORK\" && tar -xzf bundle.tar.gz",
+      "./pasidbench run \"$SUITE\" --backend host --out out --kernel-name \"$KERNEL_NAME\" "
+      "--kernel-build-id \"$KERNEL_BUILD_ID\" --kernel-policy \"$KERNEL_POLICY\" "
+      "--kernel-source \"$KERNEL_SOURCE\" || true",
+      "./pasidbench lava cases out/results.jsonl > cases.sh",
+      "sh -e cases.sh"};
+  return def;
+}
+
+}  // namespace
+
+std::string lava_test_definition(const std::string& suite_path) {
+  return to_yaml(test_definition(suite_path));
+}
+
+std::string lava_job_definition(const LavaJobSpec& s) {
+  if (s.device_type.empty()) throw InputError({"--device-type", 0}, "name the LAVA device type");
+  if (s.kernel_url.empty())
+    throw InputError({"--kernel-url", 0}, "name the URL the board fetches the kernel image from");
+  if (s.bundle_url.empty())
+    throw InputError({"--bundle-url", 0},
+                     "name the URL of the runner bundle (pasidbench lava bundle)");
+  std::vector<TestCase> plan = plan_lab_tests(s.suite_path, "", {});
+  Suite suite = load_suite_file(s.suite_path);
+  int test_seconds = 0;
+  for (const auto& t : plan) test_seconds += t.timeout_s;
+  int test_minutes = test_seconds / 60 + 10;
+
+  ordered_json job;
+  job["job_name"] =
+      "pasidbench " + suite.name + " on " + s.kernel.name + " (" + s.device_type + ")";
+  job["device_type"] = s.device_type;
+  job["priority"] = "medium";
+  job["visibility"] = "public";
+  job["timeouts"] = {{"job", {{"minutes", test_minutes + 30}}},
+                     {"action", {{"minutes", 10}}},
+                     {"connection", {{"minutes", 5}}}};
+  // `lava import` reads the kernel's provenance back from here.
+  job["metadata"] = {{"pasidbench.kernel.name", s.kernel.name},
+                     {"pasidbench.kernel.build_id", s.build_id},
+                     {"pasidbench.kernel.policy", s.kernel.policy},
+                     {"pasidbench.kernel.source", s.source},
+                     {"pasidbench.suite", suite.name},
+                     {"pasidbench.revision", pasidbench_revision()}};
+  ordered_json deploy = {{"to", "tftp"},
+                         {"timeout", {{"minutes", 10}}},
+                         {"kernel", {{"url", s.kernel_url}, {"type", "bzimage"}}}};
+  if (!s.ramdisk_url.empty()) deploy["ramdisk"] = {{"url", s.ramdisk_url}, {"compression", "gz"}};
+  if (!s.modules_url.empty()) deploy["modules"] = {{"url", s.modules_url}, {"compression", "xz"}};
+  if (!s.rootfs_url.empty()) deploy["nfsrootfs"] = {{"url", s.rootfs_url}, {"compression", "xz"}};
+  deploy["os"] = "debian";
+  std::string cmdline = s.kernel.cmdline;
+  ordered_json boot = {{"method", s.boot_method},
+                       {"commands", "nfs"},
+                       {"prompts", {"root@(.*):~#"}},
+                       {"auto_login", {{"login_prompt", "login:"}, {"username", "root"}}},
+                       {"timeout", {{"minutes", 10}}}};
+  ordered_json params = {{"BUNDLE_URL", s.bundle_url},
+                         {"SUITE", "suites/" + fs::path(s.suite_path).filename().string()},
+                         {"KERNEL_NAME", s.kernel.name},
+                         {"KERNEL_BUILD_ID", s.build_id},
+                         {"KERNEL_POLICY", s.kernel.policy},
+                         {"KERNEL_SOURCE", s.source.empty() ? "lava" : s.source}};
+  ordered_json definition = {{"name", "pasidbench"}, {"parameters", params}};
+  if (s.testdef_repository.empty()) {
+    definition["from"] = "inline";
+    definition["path"] = "inline/pasidbench.yaml";
+    // The same document `lava testdef` prints.
+    definition["repository"] = test_definition(s.suite_path);
+  } else {
+    definition["from"] = "git";
+    definition["repository"] = s.testdef_repository;
+    definition["path"] = s.testdef_path;
+  }
+  ordered_json test = {{"timeout", {{"minutes", test_minutes}}}, {"definitions", {definition}}};
+  job["actions"] = {{{"deploy", deploy}}, {{"boot", boot}}, {{"test", test}}};
+  if (!cmdline.empty()) job["context"] = {{"extra_kernel_args", cmdline}};
+  return to_yaml(job);
+}
+
+std::string lava_cases_script(const std::vector<json>& records) {
+  std::ostringstream out;
+  out << "# lava-test-case calls for " << records.size() << " record(s), written by pasidbench\n";
+  for (const auto& j : records) {
+    if (j.value("record", "") != "test") continue;
+    ResultRecord r = record_from_json(j);
+    std::string name = lava_case_name(r.test_id);
+    out << "lava-test-case " << shell_quote(name) << " --result " << lava_result(r.outcome) << "\n";
+    for (const auto& [metric, m] : r.metrics) {
+      if (m.samples.empty() || !std::isfinite(m.value)) continue;
+      char value[64];
+      std::snprintf(value, sizeof value, "%.17g", m.value);
+      out << "lava-test-case " << shell_quote(name + "." + metric)
+          << " --result pass --measurement " << value << " --units "
+          << shell_quote(lava_case_name(m.unit)) << "\n";
+    }
+  }
+  return out.str();
+}
+
+LavaImportSummary lava_import(const LavaImportSpec& spec) {
+  YAML::Node results = load_yaml(spec.results_yaml);
+  YAML::Node job = load_yaml(spec.job_yaml);
+  if (!results.IsSequence())
+    throw InputError({spec.results_yaml, 0},
+                     "expected LAVA's results export: a list of test cases");
+  YAML::Node meta = job["metadata"];
+  if (!meta || !meta.IsMap() || !meta["pasidbench.kernel.name"])
+    throw InputError({spec.job_yaml, 0},
+                     "the job's metadata names no pasidbench.kernel.name (not a `pasidbench lava "
+                     "job` definition?)");
+  std::vector<TestCase> plan = plan_lab_tests(spec.suite_path, "", {});
+  std::map<std::string, const TestCase*> by_case;
+  for (const auto& t : plan) by_case[lava_case_name(t.test_id)] = &t;
+
+  Provenance prov;
+  prov.kernel.name = scalar(meta, "pasidbench.kernel.name");
+  prov.kernel.release = "unknown";
+  prov.kernel.build_id = scalar(meta, "pasidbench.kernel.build_id");
+  prov.kernel.policy = scalar(meta, "pasidbench.kernel.policy");
+  prov.kernel.source = scalar(meta, "pasidbench.kernel.source");
+  prov.machine.hostname = "lava:" + scalar(job, "device_type");
+  prov.pasidbench_revision = scalar(meta, "pasidbench.revision");
+  if (prov.pasidbench_revision.empty()) prov.pasidbench_revision = "unknown";
+
+  LavaImportSummary summary;
+  std::map<std::string, ResultRecord> records;  // by test id, in plan order later
+  std::string job_id;
+  for (const auto& c : results) {
+    if (!c.IsMap()) continue;
+    std::string suite = scalar(c, "suite");
+    if (suite == "lava") continue;  // LAVA's own job actions
+    std::string name = scalar(c, "name");
+    job_id = scalar(c, "job");
+    const TestCase* test = nullptr;
+    std::string metric;
+    if (auto it = by_case.find(name); it != by_case.end()) {
+      test = it->second;
+    } else {
+      // "<case>.<metric>": the longest planned case name that prefixes it.
+      for (const auto& [case_name, t] : by_case)
+        if (name.size() > case_name.size() + 1 &&
+            name.compare(0, case_name.size(), case_name) == 0 && name[case_name.size()] == '.' &&
+            find_metric(name.substr(case_name.size() + 1)) &&
+            (!test || case_name.size() > lava_case_name(test->test_id).size())) {
+          test = t;
+          metric = name.substr(case_name.size() + 1);
+        }
+    }
+    if (!test) {
+      ++summary.unknown;
+      summary.notes.push_back("case '" + name + "' (suite " + suite +
+                              ") matches no test of the suite");
+      continue;
+    }
+    auto [it, fresh] = records.try_emplace(test->test_id);
+    ResultRecord& r = it->second;
+    if (fresh) {
+      r.suite = test->suite;
+      r.test_id = test->test_id;
+      r.kind = test->kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
+      r.backend = test->backend;
+      r.workload = test->workload;
+      r.params = test->params.all();
+      r.policy = prov.kernel.policy;
+      r.outcome = Outcome::kError;
+      r.reason = "LAVA reported measurements but no verdict";
+      std::string logged = scalar(c, "logged");
+      if (logged.size() >= 19)
+        r.started_at = logged.substr(0, 10) + "T" + logged.substr(11, 8) + "Z";
+    }
+    if (metric.empty()) {
+      r.outcome = from_lava_result(scalar(c, "result"));
+      r.reason = r.outcome == Outcome::kPass || r.outcome == Outcome::kSkip
+                     ? ""
+                     : "LAVA result '" + scalar(c, "result") + "' (job " + job_id +
+                           "; the reason is in the job log)";
+    } else {
+      std::string text = scalar(c, "measurement");
+      char* end = nullptr;
+      double v = std::strtod(text.c_str(), &end);
+      if (text.empty() || text == "None" || *end != '\0') {
+        r.add_missing_metric(metric, "LAVA case '" + name + "' has no measurement");
+      } else {
+        r.add_metric(metric, {v},
+                     "imported from LAVA: one number per case (the run's median); the samples stay "
+                     "in the job's own results.jsonl");
+      }
+    }
+  }
+
+  fs::create_directories(spec.out_dir);
+  std::string path = (fs::path(spec.out_dir) / "results.jsonl").string();
+  std::set<std::pair<std::string, std::string>> done;  // (run id, test id) imported before
+  for (const auto& j : read_jsonl(path).records)
+    if (j.value("record", "") == "test")
+      done.insert({j.value("run_id", ""), j.value("test_id", "")});
+  JsonlWriter w(path);
+  std::string run_id = "lava-" + (job_id.empty() ? new_run_id() : job_id);
+  for (const auto& t : plan) {
+    ResultRecord r;
+    if (auto it = records.find(t.test_id); it != records.end()) {
+      r = it->second;
+      ++summary.imported;
+    } else {
+      r.suite = t.suite;
+      r.test_id = t.test_id;
+      r.kind = t.kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
+      r.backend = t.backend;
+      r.workload = t.workload;
+      r.params = t.params.all();
+      r.policy = prov.kernel.policy;
+      r.outcome = Outcome::kError;
+      r.reason = "not in LAVA's results for job " + (job_id.empty() ? "?" : job_id);
+      ++summary.missing;
+    }
+    r.run_id = run_id;
+    if (done.count({r.run_id, r.test_id})) continue;
+    r.provenance = prov;
+    if (r.started_at.empty()) r.started_at = utc_now_rfc3339();
+    w.append(to_json(r));
+  }
+  return summary;
+}
+
+}  // namespace pasidbench::lab
