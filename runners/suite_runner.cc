@@ -44,6 +44,11 @@ TestCase make_test_case(const std::string& workload_ref, const std::string& base
   t.kind = workload.kind;
   t.backend = backend_name;
   t.params = resolve_params({&workload.params, &backend->params()}, params);
+  for (const auto& [name, value] : t.params.all()) {
+    bool of_workload = false;
+    for (const auto& spec : workload.params) of_workload |= spec.name == name;
+    if (of_workload || params.count(name)) t.recorded_params[name] = value;
+  }
   if (workload.generate) {
     t.scenario = workload.generate(t.params);
     validate_scenario(t.scenario);
@@ -87,7 +92,7 @@ ResultRecord run_one(const TestCase& test, const RunContext& ctx) {
   skeleton.backend = test.backend;
   skeleton.workload = test.workload;
   skeleton.kind = test.kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
-  skeleton.params = test.params.all();
+  skeleton.params = test.recorded_params;
   skeleton.provenance = ctx.provenance;
   skeleton.started_at = utc_now_rfc3339();
 

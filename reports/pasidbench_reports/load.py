@@ -253,11 +253,15 @@ def load_result_sets(source: str) -> list:
     groups = collections.OrderedDict()
     model_policies = {_model_policy(r) for _, r in tests
                       if r["backend"].startswith(MODEL_BACKEND_PREFIX)}
-    split = len(model_policies) > 1 and all(
-        r["backend"].startswith(MODEL_BACKEND_PREFIX) for _, r in tests)
+    # Model records split by policy; records of a real kernel in the same
+    # file (a smoke run) stay together in a set after them.
+    split = len(model_policies) > 1
     for lineno, record in tests:
-        group = _model_policy(record) if split else None
+        is_model = record["backend"].startswith(MODEL_BACKEND_PREFIX)
+        group = _model_policy(record) if split and is_model else None
         groups.setdefault(group, []).append((lineno, record))
+    if split and None in groups:
+        groups.move_to_end(None)
 
     sets = []
     for policy, group in groups.items():

@@ -21,6 +21,9 @@ struct TestCase {
   WorkloadKind kind = WorkloadKind::kCanonical;
   Scenario scenario;   // empty for micro workloads
   ParamValues params;  // workload and backend parameters, validated
+  // What the record shows: every workload parameter, and the backend
+  // parameters that were given (the rest are the backend's defaults).
+  std::map<std::string, std::string> recorded_params;
   std::string backend;
   int timeout_s = 120;
   int repetitions = 1;

@@ -125,7 +125,7 @@ void KernelSession::record(const TestCase& test, Outcome outcome, const std::str
   r.backend = test.backend;
   r.workload = test.workload;
   r.policy = provenance_.kernel.policy;
-  r.params = test.params.all();
+  r.params = test.recorded_params;
   r.outcome = outcome;
   r.reason = reason;
   r.details = details;

@@ -296,7 +296,7 @@ LavaImportSummary lava_import(const LavaImportSpec& spec) {
       r.kind = test->kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
       r.backend = test->backend;
       r.workload = test->workload;
-      r.params = test->params.all();
+      r.params = test->recorded_params;
       r.policy = prov.kernel.policy;
       r.outcome = Outcome::kError;
       r.reason = "LAVA reported measurements but no verdict";
@@ -343,7 +343,7 @@ LavaImportSummary lava_import(const LavaImportSpec& spec) {
       r.kind = t.kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
       r.backend = t.backend;
       r.workload = t.workload;
-      r.params = t.params.all();
+      r.params = t.recorded_params;
       r.policy = prov.kernel.policy;
       r.outcome = Outcome::kError;
       r.reason = "not in LAVA's results for job " + (job_id.empty() ? "?" : job_id);
