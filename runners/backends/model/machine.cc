@@ -708,14 +708,14 @@ void Machine::run_program(SimTask& t) {
           }
           int child = new_task(in.arg, mm, group, parent);
           if (in.op == Op::kFork) mms_[mm].creator = child;
+          if (record_)
+            note(name(parent) + (in.op == Op::kFork ? " forks " : " clones ") + name(child) + " (" +
+                 mm_name(mm) + ");");
           // dup_task_struct() and fpu_clone(): no PASID state, not activated.
           if (in.op == Op::kFork)
             policy_->fork(*this, tasks_[parent].k, tasks_[child].k);
           else
             policy_->clone_thread(*this, tasks_[parent].k, tasks_[child].k);
-          if (record_)
-            note(name(parent) + (in.op == Op::kFork ? " forks " : " clones ") + name(child) + " (" +
-                 mm_name(mm) + ");");
         }
         t.ready_at = now_ + costs.syscall_ns;
         return;
