@@ -5,16 +5,17 @@
 namespace pasidbench::model {
 
 HookResult ResyncIpi::bind(KernelOps& k, Task& t, Mm& mm) {
-  if (mm.pasid != kInvalidPasid) return {};
-  return change_mm_pasid(k, t, mm, k.pasid_alloc(mm));
+  // Nothing is freed here, so nothing to wait for: threads pick the new
+  // PASID up at their task_work or next switch-in.
+  if (mm.pasid == kInvalidPasid) change_mm_pasid(k, t, mm, k.pasid_alloc(mm));
+  return {};
 }
 
 HookResult ResyncIpi::unbind(KernelOps& k, Task& t, Mm& mm, bool last) {
   if (!last || mm.pasid == kInvalidPasid) return {};
   int old = mm.pasid;
-  HookResult r = change_mm_pasid(k, t, mm, kInvalidPasid);
-  r.cookie = old;  // freed once every CPU has acknowledged
-  return r;
+  change_mm_pasid(k, t, mm, kInvalidPasid);
+  return {true, old};  // freed once every CPU has acknowledged
 }
 
 void ResyncIpi::acks_done(KernelOps& k, Task&, Mm&, int cookie) {
@@ -35,11 +36,10 @@ void ResyncIpi::ipi(KernelOps& k, int cpu, const Mm& mm) {
 
 void ResyncIpi::return_to_user(KernelOps& k, Task& t) { resync(k, t); }
 
-HookResult ResyncIpi::change_mm_pasid(KernelOps& k, Task& t, Mm& mm, int pasid) {
+void ResyncIpi::change_mm_pasid(KernelOps& k, Task& t, Mm& mm, int pasid) {
   k.set_mm_pasid(mm, pasid);
   if (t.mm == mm.id) k.task_work_add(t);  // the caller resyncs on its way back to user
   k.send_ipis(t, mm);
-  return {true, kInvalidPasid};
 }
 
 void ResyncIpi::resync(KernelOps& k, Task& t) {

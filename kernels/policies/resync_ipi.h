@@ -7,7 +7,10 @@
 // task_work resyncs IA32_PASID before the return to user. Context switch
 // resyncs too, behind a static key that may only go off when no task anywhere
 // can still hold a stale PASID. The old PASID is freed only after the IPIs
-// were acknowledged (the device queue was drained before the unbind).
+// were acknowledged (the device queue was drained before the unbind). A
+// bind frees nothing and does not wait: a thread that runs when another
+// binds and submits before its task_work ran takes a #GP the proposal does
+// not fix up.
 #pragma once
 
 #include "kernels/policies/policy.h"
@@ -24,9 +27,9 @@ class ResyncIpi : public Policy {
   void return_to_user(KernelOps& k, Task& t) override;
 
  protected:
-  // Sets mm->pasid and makes every thread of mm pick it up; the caller
-  // waits for the IPIs' acks before it returns.
-  HookResult change_mm_pasid(KernelOps& k, Task& t, Mm& mm, int pasid);
+  // Sets mm->pasid and sends the IPIs that make every running thread of mm
+  // pick it up (task_work); the others do at their next switch-in.
+  void change_mm_pasid(KernelOps& k, Task& t, Mm& mm, int pasid);
   // IA32_PASID := mm->pasid.
   void resync(KernelOps& k, Task& t);
   // The static key: on while any mm has a PASID or any task still holds one

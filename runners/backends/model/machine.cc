@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <stdexcept>
 
@@ -70,6 +71,7 @@ struct Machine::Program {
 struct Machine::KOp {
   KOpKind kind = kRelease;
   int arg = 0;  // binding (kRelease), mm (kAckWait)
+  // kRelease: progress; kAckWait: 1 + the binding to map afterwards, 0: none.
   int phase = 0;
   int cookie = 0;
 };
@@ -499,8 +501,10 @@ int Machine::enumerate() {
 
 int Machine::choose_latency(bool ipi) {
   if (!config_.late_choices) return 0;
-  Option opts[2] = {{make_key(ActionKind::kPrompt, 0, ipi ? 1 : 2), 0, 0, 0},
-                    {make_key(ActionKind::kLate, 0, ipi ? 1 : 2), 0, 1, 0}};
+  // The agent whose action the choice delays (PCT demotes it when late).
+  const int32_t agent = ipi ? kIpiAgentBase + next_ipi_id_ : kDeviceAgent;
+  Option opts[2] = {{make_key(ActionKind::kPrompt, 0, ipi ? 1 : 2), 0, 0, agent},
+                    {make_key(ActionKind::kLate, 0, ipi ? 1 : 2), 0, 1, agent}};
   int pick = chooser_->choose(opts, 2, 0, true);
   if (pick != 0) out_->deviations.push_back({static_cast<uint32_t>(out_->decisions), opts[1].key});
   ++out_->decisions;
@@ -705,14 +709,14 @@ void Machine::run_program(SimTask& t) {
           }
           int child = new_task(in.arg, mm, group, parent);
           if (in.op == Op::kFork) mms_[mm].creator = child;
+          if (record_)
+            note(name(parent) + (in.op == Op::kFork ? " forks " : " clones ") + name(child) + " (" +
+                 mm_name(mm) + ");");
           // dup_task_struct() and fpu_clone(): no PASID state, not activated.
           if (in.op == Op::kFork)
             policy_->fork(*this, tasks_[parent].k, tasks_[child].k);
           else
             policy_->clone_thread(*this, tasks_[parent].k, tasks_[child].k);
-          if (record_)
-            note(name(parent) + (in.op == Op::kFork ? " forks " : " clones ") + name(child) + " (" +
-                 mm_name(mm) + ");");
         }
         t.ready_at = now_ + costs.syscall_ns;
         return;
@@ -903,6 +907,7 @@ void Machine::after_acks(SimTask& t) {
   t.state = kRunning;
   if (record_) note(name(t.k.id) + " IPIs acknowledged:");
   policy_->acks_done(*this, t.k, mms_[op.arg].k, op.cookie);
+  if (op.phase > 0) map_portal(op.phase - 1);  // a bind that waited for its acks
   t.ready_at = now_ + config_.costs.syscall_ns;
 }
 
@@ -1068,10 +1073,9 @@ void Machine::do_bind(SimTask& t) {
   const int mm = t.k.mm;
   int b = static_cast<int>(bindings_.size());
   if (bindings_.size() == bindings_.capacity()) throw std::logic_error("binding bound exceeded");
-  bindings_.push_back({mm, kInvalidPasid, 1, true});
+  bindings_.push_back({mm, kInvalidPasid, 1, false});
   groups_[t.group].fds.push_back(b);
   Mm& m = mms_[mm].k;
-  ++m.portals;
   ++m.device_binds;
   mmgrab(mm);  // the driver holds the mm until release
   if (record_) note(name(t.k.id) + " bind:");
@@ -1082,15 +1086,22 @@ void Machine::do_bind(SimTask& t) {
   bindings_[b].pasid = m.pasid;
   if (m.device_binds == 1 || iommu_[m.pasid] != mm) iommu_install(m.pasid, mm);
   t.ready_at = now_ + config_.costs.syscall_ns;
+  // The portal is mapped (mmap after open returns) once the bind is done.
   if (r.wait_for_acks) {
     if (t.acks_pending > 0) {
-      t.kops.insert(t.kops.begin(), {kAckWait, mm, 0, r.cookie});
+      t.kops.insert(t.kops.begin(), {kAckWait, mm, b + 1, r.cookie});
       t.state = kSpinning;
       if (record_) note("; waits for IPI acks");
-    } else {
-      policy_->acks_done(*this, t.k, m, r.cookie);
+      return;
     }
+    policy_->acks_done(*this, t.k, m, r.cookie);
   }
+  map_portal(b);
+}
+
+void Machine::map_portal(int binding) {
+  bindings_[binding].mapped = true;
+  ++mms_[bindings_[binding].mm].k.portals;
 }
 
 void Machine::do_unbind(SimTask& t) {

@@ -223,6 +223,7 @@ class Machine final : public KernelOps {
   void defer_release(SimTask& t, int binding);
   void do_bind(SimTask& t);
   void do_unbind(SimTask& t);
+  void map_portal(int binding);
 
   // Device and IOMMU.
   void queue_descriptor(SimTask& t);

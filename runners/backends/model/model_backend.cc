@@ -335,7 +335,6 @@ class ModelBackend : public Backend {
       r.reason =
           "replay of " + path + " reproduced the recorded run (digest " + hex64(run.digest) + ")";
     }
-    (void)ctx;
     return r;
   }
 

@@ -43,30 +43,36 @@ void PctChooser::begin(uint64_t seed, int64_t k) {
   priorities_.clear();
   change_points_.clear();
   step_ = 0;
-  lowered_ = static_cast<uint64_t>(depth_);
+  lowered_ = 0;
   k = std::max<int64_t>(k, 1);
   for (int i = 1; i < depth_; ++i)
     change_points_.push_back(1 + static_cast<int64_t>(rng_.below(static_cast<uint64_t>(k))));
   std::sort(change_points_.begin(), change_points_.end());
 }
 
-uint64_t PctChooser::priority(int32_t agent) {
+int64_t PctChooser::priority(int32_t agent) {
   auto it = priorities_.find(agent);
   if (it != priorities_.end()) return it->second;
-  // Initial priorities sit above every lowered one (which are < depth).
-  uint64_t p = static_cast<uint64_t>(depth_) + (rng_.next() >> 1);
+  // Initial priorities are positive; lowered ones count down from -1.
+  int64_t p = static_cast<int64_t>(rng_.next() >> 2) + 1;
   priorities_.emplace(agent, p);
   return p;
 }
 
 int PctChooser::choose(const Option* opts, int n, int, bool data) {
-  if (data) return static_cast<int>(rng_.below(static_cast<uint64_t>(n)));
+  if (data) {
+    // A late IPI or descriptor: its agent drops below every other, so it
+    // runs only once nothing with a higher priority can.
+    int pick = static_cast<int>(rng_.below(static_cast<uint64_t>(n)));
+    if (pick != 0) priorities_[opts[pick].agent] = --lowered_;
+    return pick;
+  }
   ++step_;
   auto best = [&] {
     int pick = 0;
-    uint64_t top = priority(opts[0].agent);
+    int64_t top = priority(opts[0].agent);
     for (int i = 1; i < n; ++i) {
-      uint64_t p = priority(opts[i].agent);
+      int64_t p = priority(opts[i].agent);
       if (p > top) {
         top = p;
         pick = i;

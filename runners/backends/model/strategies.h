@@ -72,7 +72,8 @@ class RandomChooser final : public Chooser {
 // Probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010): random
 // distinct priorities per agent, the highest-priority enabled agent runs,
 // and at d-1 random change points among the k decisions the running agent
-// drops below all others. Latency choices are fair coin flips.
+// drops below all others. Latency choices are fair coin flips; a late IPI or
+// descriptor's agent drops below all others too.
 class PctChooser final : public Chooser {
  public:
   explicit PctChooser(int depth) : depth_(depth) {}
@@ -82,14 +83,14 @@ class PctChooser final : public Chooser {
   int64_t decisions() const { return step_; }
 
  private:
-  uint64_t priority(int32_t agent);
+  int64_t priority(int32_t agent);
 
   int depth_;
   Prng rng_;
-  std::unordered_map<int32_t, uint64_t> priorities_;
+  std::unordered_map<int32_t, int64_t> priorities_;
   std::vector<int64_t> change_points_;
   int64_t step_ = 0;
-  uint64_t lowered_ = 0;
+  int64_t lowered_ = 0;
 };
 
 // Follows a recorded list of deviations, the default elsewhere. Strict mode
