@@ -54,6 +54,7 @@ TestCase make_test_case(const std::string& workload_ref, const std::string& base
     validate_scenario(t.scenario);
   }
   t.test_id = test_id_for(workload_ref, params, backend_name);
+  backend->check(t);
   return t;
 }
 

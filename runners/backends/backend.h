@@ -46,6 +46,10 @@ class Backend {
   virtual const std::vector<ParamSpec>& params() const = 0;
   // Whether this backend can run a workload of this kind; `why` says why not.
   virtual bool supports(WorkloadKind kind, std::string* why) const = 0;
+  // Checks what the parameter specs cannot (files a parameter names, limits
+  // that depend on the scenario) while a suite is planned, so bad input
+  // exits 2 before anything runs. Throws InputError.
+  virtual void check(const TestCase&) const {}
   // Runs the test. Returns a record with outcome, metrics and so on; the
   // runner fills run_id, test_id, suite, timing and provenance it knows.
   virtual ResultRecord run(const TestCase& test, const RunContext& ctx) = 0;

@@ -44,7 +44,8 @@ Step repeat(int64_t times, std::vector<Step> body) {
   s.body = std::move(body);
   return s;
 }
-TaskTemplate task(std::string name, bool initial, std::vector<Step> program, int64_t instances = 1) {
+TaskTemplate task(std::string name, bool initial, std::vector<Step> program,
+                  int64_t instances = 1) {
   TaskTemplate t;
   t.name = std::move(name);
   t.initial = initial;
@@ -212,18 +213,20 @@ Scenario long_lived_binders(const ParamValues& p) {
 std::vector<WorkloadInfo>& registry() {
   static std::vector<WorkloadInfo> all = [] {
     std::vector<WorkloadInfo> w;
-    w.push_back({"thread-pool", WorkloadKind::kCanonical,
-                 "one process: one thread binds, pool workers submit; the binder stays, unbinds "
-                 "or exits while the workers go on",
-                 {ParamSpec::Int("tasks", 3, 2, 64, "threads in the pool process, binder included"),
-                  cpus_param(),
-                  ParamSpec::Int("submits", 1, 1, 10000, "descriptors each worker submits"),
-                  ParamSpec::Choice("binder", "stays", {"stays", "unbinds", "exits"},
-                                    "what the binding thread does while the workers go on: keeps "
-                                    "the queue open, closes and reopens it, or closes it and exits"),
-                  probe_param(), work_param()},
-                 thread_pool});
-    w.push_back({"clone-bind-exit", WorkloadKind::kCanonical,
+    w.push_back(
+        {"thread-pool",
+         WorkloadKind::kCanonical,
+         "one process: one thread binds, pool workers submit; the binder stays, unbinds "
+         "or exits while the workers go on",
+         {ParamSpec::Int("tasks", 3, 2, 64, "threads in the pool process, binder included"),
+          cpus_param(), ParamSpec::Int("submits", 1, 1, 10000, "descriptors each worker submits"),
+          ParamSpec::Choice("binder", "stays", {"stays", "unbinds", "exits"},
+                            "what the binding thread does while the workers go on: keeps "
+                            "the queue open, closes and reopens it, or closes it and exits"),
+          probe_param(), work_param()},
+         thread_pool});
+    w.push_back({"clone-bind-exit",
+                 WorkloadKind::kCanonical,
                  "the seed thread's case: a process clones a task that binds, submits, unbinds "
                  "and exits, and the process lives on",
                  {ParamSpec::Int("rounds", 1, 1, 1000, "clone-bind-exit rounds, one after another"),
@@ -233,12 +236,12 @@ std::vector<WorkloadInfo>& registry() {
                                  "how long the process lives on after the last round"),
                   probe_param(), work_param()},
                  clone_bind_exit});
-    w.push_back({"long-lived-binders", WorkloadKind::kCanonical,
+    w.push_back({"long-lived-binders",
+                 WorkloadKind::kCanonical,
                  "processes whose threads bind once and submit for the whole run, beside "
                  "non-PASID processes, with process turnover",
                  {ParamSpec::Int("processes", 2, 1, 64, "binding processes at time zero"),
-                  ParamSpec::Int("threads", 2, 1, 64, "threads per binding process"),
-                  cpus_param(),
+                  ParamSpec::Int("threads", 2, 1, 64, "threads per binding process"), cpus_param(),
                   ParamSpec::Int("submits", 2, 1, 10000, "descriptors each thread submits"),
                   ParamSpec::Int("bystanders", 1, 0, 64, "unrelated processes that never bind"),
                   ParamSpec::Int("turnover", 1, 0, 64,
@@ -273,8 +276,8 @@ WorkloadInfo resolve_workload(const std::string& ref, const std::string& base_di
       if (w.name == ref) return w;
     std::string names;
     for (const auto& w : builtin_workloads()) names += (names.empty() ? "" : ", ") + w.name;
-    throw InputError(where, "unknown workload '" + ref + "' (known: " + names +
-                                ", or a scenario file *.toml)");
+    throw InputError(
+        where, "unknown workload '" + ref + "' (known: " + names + ", or a scenario file *.toml)");
   }
   std::filesystem::path p(path);
   if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;

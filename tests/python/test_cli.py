@@ -147,3 +147,14 @@ def test_missing_suite_and_unknown_backend_flag(tmp_path):
     assert res.returncode == 2
     assert "--backend: unknown backend 'bogus'" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_backend_checks_run_while_planning(tmp_path):
+    """A model parameter naming a missing file is bad input: exit 2, nothing written."""
+    suite = write(tmp_path / "s.toml",
+                  '[suite]\nname = "s"\nbackends = ["model:resync-ipi"]\n[[test]]\n'
+                  'workload = "thread-pool"\nparams = { costs_from = "/nonexistent/r.jsonl" }\n')
+    res = pb("run", suite, "--out", tmp_path / "out")
+    assert res.returncode == 2
+    assert "no such results file" in res.stderr
+    assert not (tmp_path / "out").exists()

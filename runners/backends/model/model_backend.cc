@@ -158,6 +158,7 @@ class ModelBackend : public Backend {
     return false;
   }
 
+  void check(const TestCase& test) const override { check_model_test(test); }
   ResultRecord run(const TestCase& test, const RunContext& ctx) override {
     ModelOptions o = model_options(test.params);
     if (!o.replay.empty()) return replay(o.replay, ctx);
