@@ -197,7 +197,7 @@ def scaling_plots(report: Report, directory: Path) -> list:
             points = []
             for cpus, row in sorted(group["rows"].items()):
                 column = row.columns[i]
-                if column is not None:
+                if column is not None and np.isfinite(column.summary.median):
                     s = column.summary
                     points.append((cpus, s.median, s.median - s.q1,
                                    s.q3 - s.median))
@@ -210,8 +210,10 @@ def scaling_plots(report: Report, directory: Path) -> list:
                         # the thick baseline goes under, so sets that match
                         # it stay visible on top
                         zorder=2 if i == 0 else 3)
-        ax.set_xscale("log", base=2)
         ticks = sorted(group["rows"])
+        # 0 spinning CPUs (the IPI-free baseline) has no place on a log axis.
+        if ticks[0] > 0:
+            ax.set_xscale("log", base=2)
         ax.set_xticks(ticks)
         ax.set_xticklabels([str(t) for t in ticks])
         ax.set_xlabel(plot_text(f"{param} (CPUs running the mm)"))

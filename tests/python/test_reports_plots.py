@@ -84,3 +84,19 @@ def test_stale_plots_are_removed_but_other_files_kept(tmp_path):
     plots.write_all(report, out)
     assert not (out / "dist-old-00000000.png").exists()
     assert (out / "notes.png").exists()
+
+
+def test_scaling_plot_with_zero_cpus_and_unmeasured_metric(tmp_path):
+    """spinning_cpus=0 is the IPI-free baseline; a metric with no value
+    (PAPI without counters) must not break the plots."""
+    records = []
+    for spinning in (0, 1, 3):
+        records.append(fx.test_record(
+            "micro:ipi", {"spinning_cpus": spinning},
+            {"membarrier_ns": fx.metric([1000.0 + 500 * spinning + i for i in range(9)]),
+             "cycles": {"value": None, "unit": "count", "better": "lower",
+                        "note": "PAPI: no hardware counters"}}))
+    fx.write_results(tmp_path / "a", records)
+    code, out, err = fx.run_cli([tmp_path / "a", "--out", tmp_path / "r"])
+    assert code == 0, err
+    assert list((tmp_path / "r" / "plots").glob("scaling-*.png"))
