@@ -246,6 +246,7 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
   if (o.time_base != "real" && o.time_base != "virtual-icount")
     throw InputError({"--time-base", 0}, "time base must be real | virtual-icount");
   if (o.max_boots < 1) throw InputError({"--max-boots", 0}, "must be at least 1");
+  if (o.smp < 0 || o.smp > 64) throw InputError({"--smp", 0}, "must be 1..64");
   if (o.watchdog_grace_s < 1) throw InputError({"--watchdog-grace", 0}, "must be at least 1 s");
   if (find_program(o.qemu).empty())
     throw InputError({"--qemu", 0}, o.qemu + " not found (install qemu-system-x86)");
@@ -375,7 +376,7 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
       vb.initramfs = (work / (k.name + ".cpio")).string();
       vb.console_log = (kdir / ("console-" + tag + ".log")).string();
       vb.channel_file = (kdir / ("channel-" + tag + ".jsonl")).string();
-      vb.smp = k.smp;
+      vb.smp = o.smp > 0 ? o.smp : k.smp;
       vb.memory_mib = k.memory_mib;
       vb.intel_iommu = iommu;
       vb.icount = icount;
@@ -454,9 +455,14 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
         std::vector<std::string> qerr = log_tail((kdir / ("qemu-" + tag + ".stderr")).string(), 5);
         if (br.timed_out) {
           boot_outcome = Outcome::kTimeout;
+          std::string last;
+          for (auto it = console.rbegin(); it != console.rend() && last.empty(); ++it)
+            if (it->find_first_not_of(" \t") != std::string::npos) last = it->substr(0, 160);
           boot_reason = "kernel did not reach the runner within " +
                         std::to_string(k.boot_timeout_s) + " s" +
-                        (death.empty() ? "" : " (" + death + ")");
+                        (!death.empty() ? " (" + death + ")"
+                         : last.empty() ? " (console empty)"
+                                        : "; console ends with: " + last);
           b["end"] = "watchdog";
         } else if (!death.empty()) {
           boot_outcome = Outcome::kCrashed;
