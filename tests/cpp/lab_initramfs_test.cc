@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "runners/lab/cpio.h"
@@ -181,6 +182,26 @@ TEST(Payload, ShipsTheBinaryItsLibrariesAndTheSuitesScenarios) {
   ASSERT_TRUE(r.ok()) << r.describe();
   EXPECT_EQ(r.out.rfind("pasidbench ", 0), 0u) << r.out;
   EXPECT_TRUE(fs::exists(staged / "suites/scenarios/x.toml"));
+}
+
+TEST(Payload, ShipsTheMicroBenchmarkBinaryWhereverTheRunnerLooks) {
+  TempDir dir("payload3");
+  std::ofstream(dir.path / "s.toml") << "[suite]\nname = \"s\"\nbackends = [\"host\"]\n"
+                                        "[[test]]\nworkload = \"thread-pool\"\n";
+  PayloadSpec spec;
+  spec.pasidbench_binary = PASIDBENCH_BINARY;
+  spec.micro_binary = "/bin/true";  // any dynamic executable stands in for it
+  spec.suite_path = (dir.path / "s.toml").string();
+  Payload p = build_payload(spec);
+  EXPECT_EQ(p.micro, "/opt/pasidbench/build/suites/micro/pasidbench-micro");
+  std::map<std::string, PayloadFile> by_dest;
+  for (const auto& f : p.files) by_dest[f.dest] = f;
+  ASSERT_TRUE(by_dest.count(p.micro));
+  // Also at its path on this machine, for a path compiled into the runner.
+  std::string here = fs::canonical("/bin/true").string();
+  ASSERT_TRUE(by_dest.count(here));
+  EXPECT_EQ(by_dest[here].link_target, p.micro);
+  for (const auto& lib : shared_libraries("/bin/true")) EXPECT_TRUE(by_dest.count(lib)) << lib;
 }
 
 TEST(Payload, ABundleCannotCarryAScenarioAboveItsRoot) {
