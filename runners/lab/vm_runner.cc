@@ -38,14 +38,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // "CONFIG_VIRTIO_CONSOLE=m" -> "m"; "" when unset or the config is unknown.
 std::string kconfig_value(const std::string& config_path, const std::string& option) {
   if (config_path.empty()) return {};

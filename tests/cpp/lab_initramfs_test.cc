@@ -12,29 +12,13 @@
 #include "runners/lab/kmod.h"
 #include "runners/lab/payload.h"
 #include "runners/lab/process.h"
+#include "tests/cpp/lab_temp_dir.h"
 
 namespace pasidbench::lab {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::string_literals;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("pb-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A minimal ELF64 relocatable object with a .modinfo section, the way a .ko
 // carries it: section headers for null, .modinfo and .shstrtab.
@@ -90,10 +74,10 @@ TEST(Cpio, WritesANewcArchiveThatCpioExtractsAsWritten) {
   ProcessResult r = run_process({"cpio", "-idm", "--quiet", "-F", (dir.path / "a.cpio").string()},
                                 ProcessOptions().in_dir((dir.path / "x").string()));
   ASSERT_TRUE(r.ok()) << r.describe();
-  EXPECT_EQ(slurp(dir.path / "x/bin/tool"), "#!/bin/sh\necho hi\n");
+  EXPECT_EQ(read_file(dir.path / "x/bin/tool"), "#!/bin/sh\necho hi\n");
   EXPECT_EQ(fs::status(dir.path / "x/bin/tool").permissions() & fs::perms::owner_exec,
             fs::perms::owner_exec);
-  EXPECT_EQ(slurp(dir.path / "x/etc/deep/nested/conf"), std::string("x\0y", 3));
+  EXPECT_EQ(read_file(dir.path / "x/etc/deep/nested/conf"), std::string("x\0y", 3));
   EXPECT_EQ(fs::read_symlink(dir.path / "x/usr/bin/tool"), "/bin/tool");
   EXPECT_TRUE(fs::is_directory(dir.path / "x/results"));
   EXPECT_EQ(fs::file_size(dir.path / "x/empty"), 0u);
