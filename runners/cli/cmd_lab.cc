@@ -63,6 +63,7 @@ void add_lab_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--icount", icount,
                 "deterministic virtual time (QEMU -icount shift=0,sleep=off): stable "
                 "kernel-vs-kernel comparison of code paths, labelled time_base virtual-icount");
+  cmd->add_option("--smp", o.smp, "vCPUs for every kernel, overriding the manifests' [vm] smp");
   cmd->add_option("--max-boots", o.max_boots,
                   "boots per kernel when it dies in the middle of the suite (default 2)");
   cmd->add_option("--watchdog-grace", o.watchdog_grace_s,

@@ -129,7 +129,7 @@ ordered_json test_definition(const std::string& suite_path) {
   // LAVA runs the steps as one shell script with `set -e`; a failing test
   // must not stop the reporting, hence `|| true` on the run.
   def["run"]["steps"] = {
-      "WORK=$(mktemp -d /tmp/pasidbench-lava.XXXXXX)",
+      "WORK=$(mktemp -d)",
       "case \"$BUNDLE_URL\" in http*|ftp*) (wget -q -O \"$WORK/bundle.tar.gz\" \"$BUNDLE_URL\" || "
       "curl -fsSL -o \"$WORK/bundle.tar.gz\" \"$BUNDLE_URL\") ;; *) cp \"$BUNDLE_URL\" "
       "\"$WORK/bundle.tar.gz\" ;; esac",

@@ -80,6 +80,9 @@ class ChildProcess {
 std::string shell_quote(const std::string& word);
 std::string shell_join(const std::vector<std::string>& argv);
 
+// A whole file's bytes. Throws std::runtime_error naming the path.
+std::string read_file(const std::string& path);
+
 // Searches PATH; empty when not found.
 std::string find_program(const std::string& name);
 

@@ -22,16 +22,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<std::string> ssh_command(const SshOptions& ssh, const std::string& remote_command) {
   std::vector<std::string> cmd = {"ssh", "-o", "BatchMode=yes", "-o",

@@ -38,14 +38,6 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // "CONFIG_VIRTIO_CONSOLE=m" -> "m"; "" when unset or the config is unknown.
 std::string kconfig_value(const std::string& config_path, const std::string& option) {
   if (config_path.empty()) return {};
@@ -238,6 +230,270 @@ std::string find_static_busybox() {
   return {};
 }
 
+namespace {
+
+// What every kernel of one lab run shares.
+struct VmLab {
+  const LabOptions& options;
+  std::ostream& log;
+  LabResults& results;
+  const Payload& payload;
+  std::string busybox;
+  std::string init_script;
+  std::string guest_hostname;
+  std::string qemu_version;
+  std::string cache;
+  std::string run_id;
+  fs::path out;
+  fs::path work;
+  bool icount = false;
+};
+
+// The results channel's drivers: built in, or modules to carry (returned in
+// load order). Returns what is missing, or "" when the channel will work.
+std::string channel_drivers(const PreparedKernel& pk, std::vector<ModuleToLoad>* modules) {
+  if (!pk.modules_dir.empty()) {
+    try {
+      ResolvedModules mods = resolve_modules(pk.modules_dir, kChannelModules);
+      *modules = std::move(mods.load_order);
+      if (mods.missing.empty()) return {};
+      std::string names;
+      for (const auto& m : mods.missing) names += (names.empty() ? "" : ", ") + m;
+      return "kernel has no " + names + " (neither a module in " + pk.modules_dir +
+             " nor built in): no virtio-serial results channel";
+    } catch (const std::exception& e) {
+      return std::string("cannot read the kernel's modules: ") + e.what();
+    }
+  }
+  for (const char* opt : {"CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_CONSOLE"}) {
+    std::string v = kconfig_value(pk.config, opt);
+    if (v == "m" || (!pk.config.empty() && v.empty()))
+      return std::string(opt) +
+             (v == "m" ? " is a module and the manifest names no modules directory"
+                       : " is not set in " + pk.config) +
+             ": no virtio-serial results channel";
+  }
+  return {};
+}
+
+// The verdict on one boot that ended, written into `session` (the test in
+// flight, the tests that cannot run) and `boot` (how it ended). Returns false
+// when the kernel never reached the runner: booting it again would end the
+// same way.
+bool settle_boot(const BootResult& br, int attempt, int max_boots, const std::string& console_log,
+                 const std::string& qemu_stderr, int boot_timeout_s, KernelSession& session,
+                 json& boot, Outcome* kernel_outcome, std::string* kernel_reason) {
+  std::vector<std::string> console = log_tail(console_log, 400);
+  std::vector<std::string> tail(console.size() > 40 ? console.end() - 40 : console.begin(),
+                                console.end());
+  std::string death = kernel_death_line(console);
+  json crash = {{"console_log", console_log}, {"console_tail", tail}, {"boot", attempt}};
+
+  if (!br.started) {
+    boot["end"] = "qemu did not start";
+    *kernel_outcome = Outcome::kError;
+    *kernel_reason = "qemu did not start: " + br.start_error;
+    session.record_unrun("not run: " + *kernel_reason);
+    return false;
+  }
+  if (!br.hello) {
+    if (br.timed_out) {
+      std::string last;
+      for (auto it = console.rbegin(); it != console.rend() && last.empty(); ++it)
+        if (it->find_first_not_of(" \t") != std::string::npos) last = it->substr(0, 160);
+      *kernel_outcome = Outcome::kTimeout;
+      *kernel_reason = "kernel did not reach the runner within " + std::to_string(boot_timeout_s) +
+                       " s" +
+                       (!death.empty() ? " (" + death + ")"
+                        : last.empty() ? " (console empty)"
+                                       : "; console ends with: " + last);
+      boot["end"] = "watchdog";
+    } else if (!death.empty()) {
+      *kernel_outcome = Outcome::kCrashed;
+      *kernel_reason = "kernel died before the runner started: " + death;
+      boot["end"] = "panic";
+    } else {
+      std::vector<std::string> qerr = log_tail(qemu_stderr, 5);
+      *kernel_outcome = Outcome::kError;
+      *kernel_reason = "VM stopped before the runner started (qemu " +
+                       std::string(WIFEXITED(br.qemu_status)
+                                       ? "exit " + std::to_string(WEXITSTATUS(br.qemu_status))
+                                       : "killed") +
+                       (qerr.empty() ? "" : ": " + qerr.back()) + ")";
+      boot["end"] = "stopped";
+    }
+    session.record_unrun("not run: " + *kernel_reason, crash);
+    return false;
+  }
+  if (br.done) {
+    int rc = br.done_message.value("exit_code", -1);
+    boot["end"] = "done";
+    boot["runner_exit_code"] = rc;
+    if (!session.complete()) {
+      // The runner ended without recording everything: bad input on the
+      // guest side (rc 2) or a runner crash; its stderr says which.
+      json d = crash;
+      d["runner_stderr_tail"] = br.done_message.value("stderr_tail", json::array());
+      std::string last = d["runner_stderr_tail"].empty() ? "" : d["runner_stderr_tail"].back();
+      session.record_unrun("not run: the runner in the VM exited with " + std::to_string(rc) +
+                               (last.empty() ? "" : ": " + last),
+                           d);
+    }
+    return true;
+  }
+  // The kernel died or hung in the middle of the suite: the test that was
+  // running takes the blame, the rest get another boot.
+  std::string what = br.timed_out ? "VM stopped responding" : "kernel died";
+  if (!death.empty()) what += " (" + death + ")";
+  boot["end"] = br.timed_out ? "watchdog" : (death.empty() ? "stopped" : "panic");
+  if (const TestCase* t = session.in_flight())
+    session.record(*t, br.timed_out ? Outcome::kTimeout : Outcome::kCrashed,
+                   what + " while this test ran in the VM", crash);
+  if (attempt == max_boots && !session.complete())
+    session.record_unrun("not run: " + what + " during an earlier test and " +
+                             std::to_string(max_boots) + " boot(s) were used",
+                         crash);
+  return true;
+}
+
+// Prepares, boots (as often as allowed) and records one kernel. Returns
+// its failures.
+int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<TestCase>& plan,
+               const std::string& prefix) {
+  const LabOptions& o = lab.options;
+  fs::path kdir = lab.out / "kernels" / k.name;
+  fs::create_directories(kdir);
+  auto kernel_start = Clock::now();
+  Provenance prov = lab_provenance(k, k.release, "", "", lab.guest_hostname, true, o.time_base);
+  KernelSession session(lab.results, plan, prov, lab.run_id, lab.log, prefix);
+  if (session.complete() && session.has_record(kBootTestId)) {
+    lab.log << prefix << " already recorded (resume)\n";
+    return 0;
+  }
+  lab.log << prefix << " preparing kernel (" << to_string(k.source) << ")\n" << std::flush;
+  json details = {{"manifest", k.path},
+                  {"qemu", lab.qemu_version},
+                  {"sva_declared", k.sva},
+                  {"emulated", "QEMU TCG: emulator numbers, not hardware numbers"}};
+  if (!k.notes.empty()) details["notes"] = k.notes;
+  auto give_up = [&](const std::string& why) {
+    session.record_boot(Outcome::kError, why, details, "vm");
+    session.record_unrun("not run: " + why);
+    return session.failures();
+  };
+  PreparedKernel pk;
+  try {
+    pk = prepare_kernel(k, lab.cache, lab.log);
+  } catch (const KernelUnavailable& e) {
+    return give_up(std::string("kernel unavailable: ") + e.what());
+  }
+  session.provenance().kernel.release = pk.release.empty() ? "unknown" : pk.release;
+  session.provenance().kernel.build_id = pk.build_id;
+  session.provenance().kernel.source = pk.source;
+  details["vmlinuz"] = pk.vmlinuz;
+
+  GuestImage image;
+  image.payload = &lab.payload;
+  image.busybox = lab.busybox;
+  image.init_script = lab.init_script;
+  std::string channel_problem = channel_drivers(pk, &image.modules);
+  json module_names = json::array();
+  for (const auto& m : image.modules) module_names.push_back(m.name);
+  details["modules"] = module_names;
+  if (!channel_problem.empty()) return give_up(channel_problem);
+  bool iommu = k.iommu == "intel-scalable";
+  if (iommu && !pk.config.empty() && kconfig_value(pk.config, "CONFIG_INTEL_IOMMU") != "y") {
+    iommu = false;
+    details["iommu_note"] = "CONFIG_INTEL_IOMMU is not built in: booted without intel-iommu";
+  }
+
+  json boots = json::array();
+  Outcome kernel_outcome = Outcome::kPass;
+  std::string kernel_reason;
+  for (int attempt = 1; attempt <= o.max_boots && !session.complete(); ++attempt) {
+    std::string tag = "boot" + std::to_string(attempt);
+    VmBoot vb;
+    vb.qemu = o.qemu;
+    vb.vmlinuz = pk.vmlinuz;
+    vb.initramfs = (lab.work / (k.name + ".cpio")).string();
+    vb.console_log = (kdir / ("console-" + tag + ".log")).string();
+    vb.channel_file = (kdir / ("channel-" + tag + ".jsonl")).string();
+    vb.smp = o.smp > 0 ? o.smp : k.smp;
+    vb.memory_mib = k.memory_mib;
+    vb.intel_iommu = iommu;
+    vb.icount = lab.icount;
+    vb.append =
+        "console=ttyS0 panic=-1 oops=panic loglevel=4 pasidbench.hostname=" + lab.guest_hostname +
+        (iommu ? " intel_iommu=on,sm_on" : "") + (k.cmdline.empty() ? "" : " " + k.cmdline);
+
+    // What this kernel recorded so far goes in, so the runner resumes after it.
+    std::vector<std::string> seed = lab.results.record_lines(k.name);
+    RunArgs ra;
+    ra.suite = lab.payload.suite;
+    ra.out_dir = kGuestResults;
+    ra.resume = !seed.empty();
+    ra.filter = o.filter;
+    ra.extra_params = o.extra_params;
+    ra.emulated = true;
+    ra.time_base = o.time_base;
+    std::vector<std::string> agent = {lab.payload.binary,
+                                      "lab-agent",
+                                      "--channel",
+                                      std::string("virtio:") + kResultsPortName,
+                                      "--results",
+                                      std::string(kGuestResults) + "/results.jsonl",
+                                      "--"};
+    for (auto& a : run_command_args(k, pk.build_id, pk.source, ra)) agent.push_back(a);
+
+    uint64_t size = write_initramfs(vb.initramfs, image, agent, seed);
+    // The kernel holds the archive and its unpacked copy at once.
+    uint64_t needed_mib = 2 * size / (1 << 20) + 256;
+    if (needed_mib > static_cast<uint64_t>(k.memory_mib)) {
+      kernel_outcome = Outcome::kError;
+      kernel_reason = "initramfs is " + std::to_string(size >> 20) + " MiB: it does not fit in " +
+                      std::to_string(k.memory_mib) + " MiB of guest memory (needs about " +
+                      std::to_string(needed_mib) + "; raise [vm] memory_mib in " + k.path + ")";
+      session.record_unrun("not run: " + kernel_reason);
+      break;
+    }
+    lab.log << prefix << " booting (" << tag << ", initramfs " << (size >> 20) << " MiB"
+            << (lab.icount ? ", -icount virtual time" : "") << ")\n"
+            << std::flush;
+    details["qemu_command"] = shell_join(qemu_command(vb));
+    details["initramfs_bytes"] = size;
+    std::string qemu_stderr = (kdir / ("qemu-" + tag + ".stderr")).string();
+    BootResult br =
+        boot_and_stream(vb, k, o.watchdog_grace_s, session, qemu_stderr, lab.log, prefix);
+    json boot = {{"boot", attempt},
+                 {"wall_s", br.wall_s},
+                 {"records", br.records},
+                 {"console_log", vb.console_log}};
+    if (br.hello) {
+      boot["runner_after_s"] = br.hello_after_s;
+      boot["guest_uptime_at_runner_s"] = br.hello_message.value("uptime_s", -1.0);
+      session.provenance().kernel.release = br.hello_message.value("release", pk.release);
+      session.provenance().kernel.version = br.hello_message.value("version", "");
+      if (br.hello_message.contains("features")) {
+        details["features"] = br.hello_message["features"];
+        session.provenance().machine.cpu_model =
+            br.hello_message["features"]["cpu"].value("model", "");
+      }
+    }
+    bool reached = settle_boot(br, attempt, o.max_boots, vb.console_log, qemu_stderr,
+                               k.boot_timeout_s, session, boot, &kernel_outcome, &kernel_reason);
+    boots.push_back(boot);
+    if (!reached) break;
+  }
+  details["boots"] = boots;
+  details["wall_s"] = seconds_since(kernel_start);
+  session.record_boot(kernel_outcome, kernel_reason, details, "vm");
+  lab.log << prefix << " finished in " << static_cast<int>(seconds_since(kernel_start)) << " s\n"
+          << std::flush;
+  return session.failures();
+}
+
+}  // namespace
+
 int run_vm_lab(const LabOptions& o, std::ostream& log) {
   // All input is checked before anything boots.
   std::vector<KernelManifest> kernels = load_manifests(o.kernel_manifests);
@@ -246,6 +502,7 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
   if (o.time_base != "real" && o.time_base != "virtual-icount")
     throw InputError({"--time-base", 0}, "time base must be real | virtual-icount");
   if (o.max_boots < 1) throw InputError({"--max-boots", 0}, "must be at least 1");
+  if (o.smp < 0 || o.smp > 64) throw InputError({"--smp", 0}, "must be 1..64");
   if (o.watchdog_grace_s < 1) throw InputError({"--watchdog-grace", 0}, "must be at least 1 s");
   if (find_program(o.qemu).empty())
     throw InputError({"--qemu", 0}, o.qemu + " not found (install qemu-system-x86)");
@@ -258,259 +515,43 @@ int run_vm_lab(const LabOptions& o, std::ostream& log) {
     throw InputError("lab: " + init_script_path + " not found (set PASIDBENCH_HOME?)");
   std::string self = o.pasidbench_binary.empty() ? fs::read_symlink("/proc/self/exe").string()
                                                  : o.pasidbench_binary;
-  std::string cache = o.cache_dir.empty() ? default_kernel_cache() : o.cache_dir;
-  bool icount = o.time_base == "virtual-icount";
 
   fs::path out(o.out_dir);
-  fs::create_directories(out);
-  fs::path work = out / "work";
-  fs::create_directories(work);
+  fs::create_directories(out / "work");
   if (!o.resume && fs::exists(out / "results.jsonl") && fs::file_size(out / "results.jsonl") > 0)
     log << "lab: " << (out / "results.jsonl").string()
         << " already holds records; appending a new run (use --resume to continue it)\n";
   LabResults results(out.string(), o.resume);
   for (const auto& p : results.problems()) log << "lab: " << p << "\n";
-  std::string run_id = new_run_id();
 
   PayloadSpec spec;
   spec.pasidbench_binary = self;
   spec.suite_path = o.suite_path;
   spec.home = kGuestHome;
-  spec.scratch_dir = (work / "payload").string();
+  spec.scratch_dir = (out / "work" / "payload").string();
   Payload payload = build_payload(spec);
   for (const auto& n : payload.notes) log << "lab: " << n << "\n";
-  std::string init_script = read_file(init_script_path);
-  std::string host = safe_hostname();
-  std::string guest_hostname = "tcg-" + host;
-  std::string qemu_ver = qemu_version(o.qemu);
+
+  VmLab lab{o,
+            log,
+            results,
+            payload,
+            busybox,
+            read_file(init_script_path),
+            "tcg-" + safe_hostname(),
+            qemu_version(o.qemu),
+            o.cache_dir.empty() ? default_kernel_cache() : o.cache_dir,
+            new_run_id(),
+            out,
+            out / "work",
+            o.time_base == "virtual-icount"};
 
   auto lab_start = Clock::now();
   int failures = 0;
-  for (size_t ki = 0; ki < kernels.size(); ++ki) {
-    const KernelManifest& k = kernels[ki];
-    std::string prefix =
-        "[" + std::to_string(ki + 1) + "/" + std::to_string(kernels.size()) + " " + k.name + "]";
-    fs::path kdir = out / "kernels" / k.name;
-    fs::create_directories(kdir);
-    auto kernel_start = Clock::now();
-    PreparedKernel pk;
-    Provenance prov = lab_provenance(k, k.release, "", "", guest_hostname, true, o.time_base);
-    KernelSession session(results, plan, prov, run_id, log, prefix);
-    if (session.complete() && session.has_record(kBootTestId)) {
-      log << prefix << " already recorded (resume)\n";
-      continue;
-    }
-    log << prefix << " preparing kernel (" << to_string(k.source) << ")\n" << std::flush;
-    json details = {{"manifest", k.path},
-                    {"qemu", qemu_ver},
-                    {"sva_declared", k.sva},
-                    {"emulated", "QEMU TCG: emulator numbers, not hardware numbers"}};
-    if (!k.notes.empty()) details["notes"] = k.notes;
-    try {
-      pk = prepare_kernel(k, cache, log);
-    } catch (const KernelUnavailable& e) {
-      std::string why = std::string("kernel unavailable: ") + e.what();
-      session.record_boot(Outcome::kError, why, details, "vm");
-      session.record_unrun("not run: " + why);
-      failures += session.failures();
-      continue;
-    }
-    session.provenance().kernel.release = pk.release.empty() ? "unknown" : pk.release;
-    session.provenance().kernel.build_id = pk.build_id;
-    session.provenance().kernel.source = pk.source;
-    details["vmlinuz"] = pk.vmlinuz;
-
-    // The results channel's drivers, built in or carried as modules.
-    GuestImage image;
-    image.payload = &payload;
-    image.busybox = busybox;
-    image.init_script = init_script;
-    std::string channel_problem;
-    if (!pk.modules_dir.empty()) {
-      try {
-        ResolvedModules mods = resolve_modules(pk.modules_dir, kChannelModules);
-        image.modules = std::move(mods.load_order);
-        if (!mods.missing.empty()) {
-          std::string names;
-          for (const auto& m : mods.missing) names += (names.empty() ? "" : ", ") + m;
-          channel_problem = "kernel has no " + names + " (neither a module in " + pk.modules_dir +
-                            " nor built in): no virtio-serial results channel";
-        }
-      } catch (const std::exception& e) {
-        channel_problem = std::string("cannot read the kernel's modules: ") + e.what();
-      }
-    } else {
-      for (const char* opt : {"CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_CONSOLE"}) {
-        std::string v = kconfig_value(pk.config, opt);
-        if (v == "m" || (!pk.config.empty() && v.empty()))
-          channel_problem = std::string(opt) +
-                            (v == "m" ? " is a module and the manifest names no modules directory"
-                                      : " is not set in " + pk.config) +
-                            ": no virtio-serial results channel";
-      }
-    }
-    json module_names = json::array();
-    for (const auto& m : image.modules) module_names.push_back(m.name);
-    details["modules"] = module_names;
-    if (!channel_problem.empty()) {
-      session.record_boot(Outcome::kError, channel_problem, details, "vm");
-      session.record_unrun("not run: " + channel_problem);
-      failures += session.failures();
-      continue;
-    }
-    bool iommu = k.iommu == "intel-scalable";
-    if (iommu && !pk.config.empty() && kconfig_value(pk.config, "CONFIG_INTEL_IOMMU") != "y") {
-      iommu = false;
-      details["iommu_note"] = "CONFIG_INTEL_IOMMU is not built in: booted without intel-iommu";
-    }
-
-    json boots = json::array();
-    Outcome boot_outcome = Outcome::kPass;
-    std::string boot_reason;
-    for (int attempt = 1; attempt <= o.max_boots && !session.complete(); ++attempt) {
-      std::string tag = "boot" + std::to_string(attempt);
-      VmBoot vb;
-      vb.qemu = o.qemu;
-      vb.vmlinuz = pk.vmlinuz;
-      vb.initramfs = (work / (k.name + ".cpio")).string();
-      vb.console_log = (kdir / ("console-" + tag + ".log")).string();
-      vb.channel_file = (kdir / ("channel-" + tag + ".jsonl")).string();
-      vb.smp = k.smp;
-      vb.memory_mib = k.memory_mib;
-      vb.intel_iommu = iommu;
-      vb.icount = icount;
-      vb.append =
-          "console=ttyS0 panic=-1 oops=panic loglevel=4 pasidbench.hostname=" + guest_hostname +
-          (iommu ? " intel_iommu=on,sm_on" : "") + (k.cmdline.empty() ? "" : " " + k.cmdline);
-
-      RunArgs ra;
-      ra.suite = payload.suite;
-      ra.out_dir = kGuestResults;
-      std::vector<std::string> seed = results.record_lines(k.name);
-      ra.resume = !seed.empty();
-      ra.filter = o.filter;
-      ra.extra_params = o.extra_params;
-      ra.emulated = true;
-      ra.time_base = o.time_base;
-      std::vector<std::string> agent = {payload.binary,
-                                        "lab-agent",
-                                        "--channel",
-                                        std::string("virtio:") + kResultsPortName,
-                                        "--results",
-                                        std::string(kGuestResults) + "/results.jsonl",
-                                        "--"};
-      for (auto& a : run_command_args(k, pk.build_id, pk.source, ra)) agent.push_back(a);
-
-      uint64_t size = write_initramfs(vb.initramfs, image, agent, seed);
-      // The kernel holds the archive and its unpacked copy at once.
-      uint64_t needed_mib = 2 * size / (1 << 20) + 256;
-      if (needed_mib > static_cast<uint64_t>(k.memory_mib)) {
-        std::string why = "initramfs is " + std::to_string(size >> 20) +
-                          " MiB: it does not fit in " + std::to_string(k.memory_mib) +
-                          " MiB of guest memory (needs about " + std::to_string(needed_mib) +
-                          "; raise [vm] memory_mib in " + k.path + ")";
-        boot_outcome = Outcome::kError;
-        boot_reason = why;
-        session.record_unrun("not run: " + why);
-        break;
-      }
-      log << prefix << " booting (" << tag << ", initramfs " << (size >> 20) << " MiB"
-          << (icount ? ", -icount virtual time" : "") << ")\n"
-          << std::flush;
-      details["qemu_command"] = shell_join(qemu_command(vb));
-      details["initramfs_bytes"] = size;
-      BootResult br = boot_and_stream(vb, k, o.watchdog_grace_s, session,
-                                      (kdir / ("qemu-" + tag + ".stderr")).string(), log, prefix);
-      std::vector<std::string> console = log_tail(vb.console_log, 400);
-      std::vector<std::string> tail(console.size() > 40 ? console.end() - 40 : console.begin(),
-                                    console.end());
-      std::string death = kernel_death_line(console);
-      json crash_details = {
-          {"console_log", vb.console_log}, {"console_tail", tail}, {"boot", attempt}};
-      json b = {{"boot", attempt},
-                {"wall_s", br.wall_s},
-                {"records", br.records},
-                {"console_log", vb.console_log}};
-      if (br.hello) {
-        b["runner_after_s"] = br.hello_after_s;
-        b["guest_uptime_at_runner_s"] = br.hello_message.value("uptime_s", -1.0);
-        session.provenance().kernel.release = br.hello_message.value("release", pk.release);
-        session.provenance().kernel.version = br.hello_message.value("version", "");
-        if (br.hello_message.contains("features")) {
-          details["features"] = br.hello_message["features"];
-          session.provenance().machine.cpu_model =
-              br.hello_message["features"]["cpu"].value("model", "");
-        }
-      }
-
-      if (!br.started) {
-        b["end"] = "qemu did not start";
-        boot_outcome = Outcome::kError;
-        boot_reason = "qemu did not start: " + br.start_error;
-        session.record_unrun("not run: " + boot_reason);
-      } else if (!br.hello) {
-        // The kernel never reached the runner: no retry, the next boot would
-        // end the same way.
-        std::vector<std::string> qerr = log_tail((kdir / ("qemu-" + tag + ".stderr")).string(), 5);
-        if (br.timed_out) {
-          boot_outcome = Outcome::kTimeout;
-          boot_reason = "kernel did not reach the runner within " +
-                        std::to_string(k.boot_timeout_s) + " s" +
-                        (death.empty() ? "" : " (" + death + ")");
-          b["end"] = "watchdog";
-        } else if (!death.empty()) {
-          boot_outcome = Outcome::kCrashed;
-          boot_reason = "kernel died before the runner started: " + death;
-          b["end"] = "panic";
-        } else {
-          boot_outcome = Outcome::kError;
-          boot_reason = "VM stopped before the runner started (qemu " +
-                        std::string(WIFEXITED(br.qemu_status)
-                                        ? "exit " + std::to_string(WEXITSTATUS(br.qemu_status))
-                                        : "killed") +
-                        (qerr.empty() ? "" : ": " + qerr.back()) + ")";
-          b["end"] = "stopped";
-        }
-        session.record_unrun("not run: " + boot_reason, crash_details);
-      } else if (br.done) {
-        int rc = br.done_message.value("exit_code", -1);
-        b["end"] = "done";
-        b["runner_exit_code"] = rc;
-        if (!session.complete()) {
-          // The runner ended without recording everything: bad input on the
-          // guest side (rc 2) or a runner crash; its stderr says which.
-          json d = crash_details;
-          d["runner_stderr_tail"] = br.done_message.value("stderr_tail", json::array());
-          std::string last;
-          if (!d["runner_stderr_tail"].empty()) last = d["runner_stderr_tail"].back();
-          session.record_unrun("not run: the runner in the VM exited with " + std::to_string(rc) +
-                                   (last.empty() ? "" : ": " + last),
-                               d);
-        }
-      } else {
-        // The kernel died or hung in the middle of the suite: the test that
-        // was running takes the blame, the rest get another boot.
-        const TestCase* t = session.in_flight();
-        std::string what = br.timed_out ? "VM stopped responding" : "kernel died";
-        if (!death.empty()) what += " (" + death + ")";
-        b["end"] = br.timed_out ? "watchdog" : (death.empty() ? "stopped" : "panic");
-        if (t)
-          session.record(*t, br.timed_out ? Outcome::kTimeout : Outcome::kCrashed,
-                         what + " while this test ran in the VM", crash_details);
-        if (attempt == o.max_boots && !session.complete())
-          session.record_unrun("not run: " + what + " during an earlier test and " +
-                                   std::to_string(o.max_boots) + " boot(s) were used",
-                               crash_details);
-      }
-      boots.push_back(b);
-      if (!br.hello) break;
-    }
-    details["boots"] = boots;
-    details["wall_s"] = seconds_since(kernel_start);
-    session.record_boot(boot_outcome, boot_reason, details, "vm");
-    failures += session.failures();
-    log << prefix << " finished in " << static_cast<int>(seconds_since(kernel_start)) << " s\n"
-        << std::flush;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    std::string prefix = "[" + std::to_string(i + 1) + "/" + std::to_string(kernels.size()) + " " +
+                         kernels[i].name + "]";
+    failures += run_kernel(lab, kernels[i], plan, prefix);
   }
   log << "lab: " << kernels.size() << " kernel(s) in " << static_cast<int>(seconds_since(lab_start))
       << " s; " << failures << " failure(s); results in " << results.path() << "\n";

@@ -24,6 +24,7 @@ struct LabOptions {
   std::string qemu = "qemu-system-x86_64";
   std::string busybox;            // empty: a static busybox from PATH or /bin
   std::string pasidbench_binary;  // empty: this program
+  int smp = 0;                    // vCPUs for every kernel; 0: each manifest's [vm] smp
   int max_boots = 2;              // boots per kernel when it dies in the middle of the suite
   // How long past the running test's timeout the VM may stay silent before
   // the watchdog calls it hung (times 10 under -icount).

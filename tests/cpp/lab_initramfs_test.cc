@@ -5,35 +5,20 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "runners/lab/cpio.h"
 #include "runners/lab/kmod.h"
 #include "runners/lab/payload.h"
 #include "runners/lab/process.h"
+#include "tests/cpp/lab_temp_dir.h"
 
 namespace pasidbench::lab {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::string_literals;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("pb-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A minimal ELF64 relocatable object with a .modinfo section, the way a .ko
 // carries it: section headers for null, .modinfo and .shstrtab.
@@ -89,10 +74,10 @@ TEST(Cpio, WritesANewcArchiveThatCpioExtractsAsWritten) {
   ProcessResult r = run_process({"cpio", "-idm", "--quiet", "-F", (dir.path / "a.cpio").string()},
                                 ProcessOptions().in_dir((dir.path / "x").string()));
   ASSERT_TRUE(r.ok()) << r.describe();
-  EXPECT_EQ(slurp(dir.path / "x/bin/tool"), "#!/bin/sh\necho hi\n");
+  EXPECT_EQ(read_file(dir.path / "x/bin/tool"), "#!/bin/sh\necho hi\n");
   EXPECT_EQ(fs::status(dir.path / "x/bin/tool").permissions() & fs::perms::owner_exec,
             fs::perms::owner_exec);
-  EXPECT_EQ(slurp(dir.path / "x/etc/deep/nested/conf"), std::string("x\0y", 3));
+  EXPECT_EQ(read_file(dir.path / "x/etc/deep/nested/conf"), std::string("x\0y", 3));
   EXPECT_EQ(fs::read_symlink(dir.path / "x/usr/bin/tool"), "/bin/tool");
   EXPECT_TRUE(fs::is_directory(dir.path / "x/results"));
   EXPECT_EQ(fs::file_size(dir.path / "x/empty"), 0u);
@@ -181,6 +166,26 @@ TEST(Payload, ShipsTheBinaryItsLibrariesAndTheSuitesScenarios) {
   ASSERT_TRUE(r.ok()) << r.describe();
   EXPECT_EQ(r.out.rfind("pasidbench ", 0), 0u) << r.out;
   EXPECT_TRUE(fs::exists(staged / "suites/scenarios/x.toml"));
+}
+
+TEST(Payload, ShipsTheMicroBenchmarkBinaryWhereverTheRunnerLooks) {
+  TempDir dir("payload3");
+  std::ofstream(dir.path / "s.toml") << "[suite]\nname = \"s\"\nbackends = [\"host\"]\n"
+                                        "[[test]]\nworkload = \"thread-pool\"\n";
+  PayloadSpec spec;
+  spec.pasidbench_binary = PASIDBENCH_BINARY;
+  spec.micro_binary = "/bin/true";  // any dynamic executable stands in for it
+  spec.suite_path = (dir.path / "s.toml").string();
+  Payload p = build_payload(spec);
+  EXPECT_EQ(p.micro, "/opt/pasidbench/build/suites/micro/pasidbench-micro");
+  std::map<std::string, PayloadFile> by_dest;
+  for (const auto& f : p.files) by_dest[f.dest] = f;
+  ASSERT_TRUE(by_dest.count(p.micro));
+  // Also at its path on this machine, for a path compiled into the runner.
+  std::string here = fs::canonical("/bin/true").string();
+  ASSERT_TRUE(by_dest.count(here));
+  EXPECT_EQ(by_dest[here].link_target, p.micro);
+  for (const auto& lib : shared_libraries("/bin/true")) EXPECT_TRUE(by_dest.count(lib)) << lib;
 }
 
 TEST(Payload, ABundleCannotCarryAScenarioAboveItsRoot) {

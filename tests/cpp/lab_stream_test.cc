@@ -13,22 +13,13 @@
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
 #include "runners/lab/vm_runner.h"
+#include "tests/cpp/lab_temp_dir.h"
 
 namespace pasidbench::lab {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("pb-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<json> read_lines(const fs::path& p) { return read_jsonl(p.string()).records; }
 
