@@ -133,14 +133,19 @@ def test_a_kernel_that_dies_is_recorded_and_the_next_one_still_runs(kernel_ready
         assert t["test_id"] not in by_id, "one record per test"
         by_id[t["test_id"]] = t
     assert len(by_id) == 4
+    summary = [(t["test_id"], t["outcome"], t.get("reason", "")) for t in tests]
     crashed = [t for t in tests if t["outcome"] == "crashed"]
-    assert len(crashed) == 1
-    assert "sysrq triggered crash" in crashed[0]["reason"]
-    assert pathlib.Path(crashed[0]["details"]["console_log"]).exists()
+    assert len(crashed) == 1, summary
+    reason = crashed[0]["reason"]
+    assert reason.startswith("kernel died") and reason.endswith("while this test ran in the VM")
+    console = pathlib.Path(crashed[0]["details"]["console_log"]).read_text(errors="replace")
+    assert "pasidbench-init:" in console  # the log of the boot that died is attached
+    if "Kernel panic" in console:
+        assert "sysrq triggered crash" in reason, (reason, console[-2000:])
     # The kernel was booted again for the tests after the one it died in.
-    assert by_id["boot@lab"]["outcome"] == "pass"
-    assert len(by_id["boot@lab"]["details"]["boots"]) == 2
-    assert [t["outcome"] for t in tests].count("skip") == 2
+    assert by_id["boot@lab"]["outcome"] == "pass", summary
+    assert len(by_id["boot@lab"]["details"]["boots"]) == 2, by_id["boot@lab"]["details"]["boots"]
+    assert [t["outcome"] for t in tests].count("skip") == 2, summary
 
 
 def test_a_hung_vm_is_stopped_by_the_watchdog(kernel_ready, tmp_path, short_suite):
