@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "suites/micro/micro_benchmarks.h"
@@ -49,16 +50,25 @@ bool write_full(int fd, const void* buf, size_t len) {
   return true;
 }
 
-void pipe_pingpong(benchmark::State& state, Mode mode, Placement placement) {
-  MicroEnv& env = micro_env();
+// Picks the two CPUs and pins the measuring thread to the first; nullopt
+// when the benchmark was skipped for it.
+std::optional<CpuPair> pin_pair(benchmark::State& state, Placement placement) {
   CpuPair cpus;
   try {
-    cpus = env.topology.pick_pair(placement);
+    cpus = micro_env().topology.pick_pair(placement);
   } catch (const PlacementError& e) {
     skip_placement(state, e);
-    return;
+    return std::nullopt;
   }
-  if (!prepare_measuring_thread(state, cpus.first)) return;
+  if (!prepare_measuring_thread(state, cpus.first)) return std::nullopt;
+  return cpus;
+}
+
+void pipe_pingpong(benchmark::State& state, Mode mode, Placement placement) {
+  MicroEnv& env = micro_env();
+  std::optional<CpuPair> placed = pin_pair(state, placement);
+  if (!placed) return;
+  const CpuPair cpus = *placed;
   int ping[2], pong[2];
   if (::pipe2(ping, O_CLOEXEC) != 0 || ::pipe2(pong, O_CLOEXEC) != 0) {
     state.SkipWithError((std::string("pipe: ") + std::strerror(errno)).c_str());
@@ -103,14 +113,9 @@ struct FutexTurn {
 
 void futex_pingpong(benchmark::State& state, Mode mode, Placement placement) {
   MicroEnv& env = micro_env();
-  CpuPair cpus;
-  try {
-    cpus = env.topology.pick_pair(placement);
-  } catch (const PlacementError& e) {
-    skip_placement(state, e);
-    return;
-  }
-  if (!prepare_measuring_thread(state, cpus.first)) return;
+  std::optional<CpuPair> placed = pin_pair(state, placement);
+  if (!placed) return;
+  const CpuPair cpus = *placed;
   void* mem =
       ::mmap(nullptr, sizeof(FutexTurn), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
