@@ -10,9 +10,19 @@ into its loop) and asks the report's own comparison code
   injected   plain run vs run with --inject-ns=K, K = 2 % of the measured
              per-op time: flagged significant?              target >= 95 %
 
+A sample is one benchmark process: the median of its few repetitions.
+Repetitions inside one process share whatever that process drew (CPU,
+frequency, page placement, the host's vCPU scheduling), so treating them as
+independent samples makes two runs of the same binary look different far
+more often than alpha says. --sample-unit repetition keeps the old way (one
+process, its repetitions as samples) to show that. Each arm runs as one
+block of processes, as a kernel's run does, in shuffled order per trial.
+
 With --synthetic the runs are drawn from a generator of skewed,
 benchmark-like samples instead, so the statistics can be calibrated where
-the benchmark binary is not built (or has no --inject-ns yet).
+the benchmark binary is not built. --save keeps every repetition of every
+process; --from re-decides saved samples (another --alpha, say) without
+running anything.
 
 Exit status: 0 both targets met, 1 a target missed, 2 bad usage or the
 benchmark could not be run.
@@ -38,6 +48,7 @@ DEFAULT_BINARY = "build/suites/micro/pasidbench-micro"
 DEFAULT_FILTER = "^pipe_pingpong/threads/same_cpu$"
 AA_TARGET_MAX = 0.05
 INJECTED_TARGET_MIN = 0.95
+SAVE_FORMAT = "pasidbench-calibration/1"
 TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
@@ -175,44 +186,129 @@ def rate_line(label: str, hits: int, trials: int, target: str,
             f"{'met' if met else 'MISSED'}")
 
 
+ARMS = ("a1", "a2", "injected")
+
+
+def run_trial(sampler, inject_ns: int, processes: int, unit: str,
+              order: str, rng: np.random.Generator) -> dict:
+    """The repetitions of each process of each arm, as lists of ns/op.
+
+    'blocks' runs each arm's processes back to back, arms in shuffled order,
+    as two kernels' runs are; a disturbance of the machine that lasts a few
+    seconds then shifts one whole set. 'interleaved' runs the processes of
+    all arms in one shuffled sequence, so that such a disturbance lands on
+    every arm alike and only the statistics are under test."""
+    count = 1 if unit == "repetition" else processes
+    slots = [(str(arm), k) for arm in ARMS for k in range(count)]
+    if order == "interleaved":
+        slots = [slots[i] for i in rng.permutation(len(slots))]
+    else:
+        arms = [str(arm) for arm in rng.permutation(ARMS)]
+        slots = [(arm, k) for arm in arms for k in range(count)]
+    trial = {arm: [None] * count for arm in ARMS}
+    for arm, k in slots:
+        trial[arm][k] = sampler.run(
+            inject_ns if arm == "injected" else 0).tolist()
+    return trial
+
+
+def arm_samples(processes_reps: list, unit: str) -> np.ndarray:
+    """What the test sees: each process's median, or (unit 'repetition')
+    the repetitions of the one process."""
+    if unit == "repetition":
+        return np.asarray([v for reps in processes_reps for v in reps])
+    return np.asarray([float(np.median(reps)) for reps in processes_reps])
+
+
+def judge_trial(trial: dict, index: int, unit: str, alpha: float,
+                resamples: int):
+    """(A/A comparison, plain-vs-injected comparison) of one trial, decided
+    by the report's own compare_samples."""
+    a1, a2, injected = (arm_samples(trial[arm], unit) for arm in ARMS)
+    aa = stats.compare_samples(a1, a2, "lower", alpha=alpha,
+                               resamples=resamples, seed=2 * index)
+    delayed = stats.compare_samples(a1, injected, "lower", alpha=alpha,
+                                    resamples=resamples, seed=2 * index + 1)
+    return aa, delayed
+
+
+# A trial whose plain runs are this far from the probe's per-op time ran on
+# a machine in another state (host contention, a frequency change); the
+# injected delay is then no longer the share it was sized as.
+STEADY_TOLERANCE = 0.05
+
+
+def trial_speed(trial: dict, unit: str, per_op_ns: float) -> float:
+    """Median per-op time of the trial's plain runs, relative to the probe."""
+    plain = np.concatenate([arm_samples(trial[arm], unit)
+                            for arm in ("a1", "a2")])
+    return float(np.median(plain)) / per_op_ns
+
+
+def tally(decisions: list, speeds: list) -> dict:
+    aa_changes = [aa.change_pct for aa, _ in decisions]
+    injected_changes = [inj.change_pct for _, inj in decisions]
+    steady = [abs(speed - 1.0) <= STEADY_TOLERANCE for speed in speeds]
+    return {"aa_hits": sum(aa.significant for aa, _ in decisions),
+            "injected_hits": sum(inj.significant for _, inj in decisions),
+            "trials": len(decisions),
+            "aa_median_abs_change": float(np.median(np.abs(aa_changes))),
+            "injected_median_change": float(np.median(injected_changes)),
+            "speed_min": min(speeds), "speed_max": max(speeds),
+            "steady_trials": sum(steady),
+            "steady_aa_hits": sum(aa.significant for (aa, _), ok
+                                  in zip(decisions, steady) if ok),
+            "steady_injected_hits": sum(inj.significant for (_, inj), ok
+                                        in zip(decisions, steady) if ok)}
+
+
+def progress_line(index: int, trials: int, aa, injected,
+                  speed: float) -> str:
+    return (f"trial {index + 1:3d}/{trials}: A/A {aa.change_pct:+6.2f}% "
+            f"p={aa.p_value:.3f} {aa.verdict:<6}  injected "
+            f"{injected.change_pct:+6.2f}% p={injected.p_value:.3g} "
+            f"{injected.verdict:<6}  speed {speed:.2f}x probe")
+
+
 def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
               alpha: float, resamples: int, order_seed: int,
-              progress=sys.stderr) -> dict:
+              processes: int = 30, unit: str = "process",
+              order: str = "interleaved", progress=sys.stderr) -> dict:
+    """Run the trials; the result holds the tally and every repetition
+    measured (under 'raw'), so that --from can decide them again."""
     started = time.monotonic()
     probe = sampler.run(0)
     per_op_ns = float(np.median(probe))
     if inject_ns is None:
         inject_ns = max(1, int(round(per_op_ns * inject_pct / 100.0)))
     order_rng = np.random.default_rng(order_seed)
-    aa_hits = injected_hits = 0
-    aa_changes, injected_changes = [], []
-    for trial in range(trials):
-        # Run order is shuffled so that slow drift over the session does not
-        # always favour the same arm.
-        runs = {}
-        for arm in order_rng.permutation(["a1", "a2", "injected"]):
-            runs[arm] = sampler.run(inject_ns if arm == "injected" else 0)
-        aa = stats.compare_samples(runs["a1"], runs["a2"], "lower",
-                                   alpha=alpha, resamples=resamples,
-                                   seed=2 * trial)
-        injected = stats.compare_samples(runs["a1"], runs["injected"],
-                                         "lower", alpha=alpha,
-                                         resamples=resamples,
-                                         seed=2 * trial + 1)
-        aa_hits += aa.significant
-        injected_hits += injected.significant
-        aa_changes.append(aa.change_pct)
-        injected_changes.append(injected.change_pct)
+    raw, decisions, speeds = [], [], []
+    for index in range(trials):
+        trial = run_trial(sampler, inject_ns, processes, unit, order,
+                          order_rng)
+        raw.append(trial)
+        decisions.append(judge_trial(trial, index, unit, alpha, resamples))
+        speeds.append(trial_speed(trial, unit, per_op_ns))
         if progress:
-            print(f"trial {trial + 1:3d}/{trials}: A/A {aa.change_pct:+6.2f}% "
-                  f"p={aa.p_value:.3f} {aa.verdict:<6}  injected "
-                  f"{injected.change_pct:+6.2f}% p={injected.p_value:.3g} "
-                  f"{injected.verdict}", file=progress, flush=True)
-    return {"per_op_ns": per_op_ns, "inject_ns": inject_ns,
-            "aa_hits": aa_hits, "injected_hits": injected_hits,
-            "trials": trials, "seconds": time.monotonic() - started,
-            "aa_median_abs_change": float(np.median(np.abs(aa_changes))),
-            "injected_median_change": float(np.median(injected_changes))}
+            print(progress_line(index, trials, *decisions[-1], speeds[-1]),
+                  file=progress, flush=True)
+    result = tally(decisions, speeds)
+    result.update(per_op_ns=per_op_ns, inject_ns=inject_ns,
+                  seconds=time.monotonic() - started, raw=raw)
+    return result
+
+
+def redecide(saved: dict, alpha: float, resamples: int) -> dict:
+    """The tally of saved samples under another alpha or resample count."""
+    unit = saved["sample_unit"]
+    decisions = [judge_trial(trial, index, unit, alpha, resamples)
+                 for index, trial in enumerate(saved["raw"])]
+    speeds = [trial_speed(trial, unit, saved["per_op_ns"])
+              for trial in saved["raw"]]
+    result = tally(decisions, speeds)
+    result.update(per_op_ns=saved["per_op_ns"], inject_ns=saved["inject_ns"],
+                  seconds=saved["seconds"], raw=saved["raw"])
+    return result
 
 
 def parse_args(argv):
@@ -231,17 +327,29 @@ def parse_args(argv):
     parser.add_argument("--synthetic-spread", type=float, default=1.0,
                         metavar="PCT", help="synthetic per-repetition "
                         "log-normal spread (default %(default)s %%)")
-    parser.add_argument("--synthetic-drift", type=float, default=0.1,
-                        metavar="PCT", help="synthetic run-to-run drift "
-                        "(default %(default)s %%)")
+    parser.add_argument("--synthetic-drift", type=float, default=1.5,
+                        metavar="PCT", help="synthetic process-to-process "
+                        "drift (default %(default)s %%, about what "
+                        "pipe_pingpong shows on the 2-vCPU dev VM)")
     parser.add_argument("--trials", type=int, default=40,
                         help="trials (default %(default)s)")
-    parser.add_argument("--repetitions", type=int, default=20,
-                        help="samples per run (default %(default)s)")
-    parser.add_argument("--min-time", default="0.05",
+    parser.add_argument("--sample-unit", choices=("process", "repetition"),
+                        default="process",
+                        help="a sample is a process's median (default), or "
+                             "one repetition of a single process")
+    parser.add_argument("--processes", type=int, default=30,
+                        help="processes per arm, so samples per set, with "
+                             "--sample-unit process (default %(default)s)")
+    parser.add_argument("--order", choices=("interleaved", "blocks"),
+                        default="interleaved",
+                        help="run the processes of the three arms in one "
+                             "shuffled sequence (default), or each arm as "
+                             "one block, arms shuffled")
+    parser.add_argument("--repetitions", type=int, default=3,
+                        help="repetitions per process (default %(default)s)")
+    parser.add_argument("--min-time", default="0.02",
                         help="--benchmark_min_time per repetition "
-                             "(default %(default)s s; 3 runs x trials x "
-                             "repetitions x this bounds the runtime)")
+                             "(default %(default)s s)")
     parser.add_argument("--inject-pct", type=float, default=2.0,
                         help="delay to inject, in %% of the measured per-op "
                              "time (default %(default)s)")
@@ -254,38 +362,98 @@ def parse_args(argv):
                         help="seed of the run order and synthetic samples")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds allowed per benchmark run")
+    parser.add_argument("--save", metavar="FILE",
+                        help="write every repetition measured to FILE (JSON)")
+    parser.add_argument("--from", dest="from_file", metavar="FILE",
+                        help="decide the samples saved in FILE again (with "
+                             "this --alpha and --bootstrap); runs nothing")
     parser.add_argument("--quiet", action="store_true",
                         help="no per-trial lines on stderr")
     args = parser.parse_args(argv)
-    if args.trials < 1 or args.repetitions < stats.MIN_SAMPLES_FOR_TEST:
-        parser.error(f"need --trials >= 1 and --repetitions >= "
-                     f"{stats.MIN_SAMPLES_FOR_TEST}")
+    samples = (args.repetitions if args.sample_unit == "repetition"
+               else args.processes)
+    if args.trials < 1 or args.repetitions < 1 or args.processes < 1:
+        parser.error("need --trials, --processes and --repetitions >= 1")
+    if samples < stats.MIN_SAMPLES_FOR_TEST:
+        parser.error(f"a set needs >= {stats.MIN_SAMPLES_FOR_TEST} samples: "
+                     f"raise --processes (or --repetitions with "
+                     f"--sample-unit repetition)")
     return args
+
+
+def describe_unit(unit: str, processes: int, repetitions: int,
+                  order: str) -> str:
+    if unit == "repetition":
+        return (f"a sample is one repetition; {repetitions} repetitions of "
+                f"one process per set")
+    return (f"a sample is one process (median of its {repetitions} "
+            f"repetitions); {processes} processes per set, {order}")
+
+
+def load_saved(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            saved = json.load(handle)
+    except (OSError, json.JSONDecodeError) as err:
+        raise CalibrationError(f"cannot read {path}: {err}") from err
+    needed = ("sample_unit", "raw", "per_op_ns", "inject_ns", "seconds",
+              "describe", "benchmark", "processes", "repetitions",
+              "order")
+    missing = [key for key in needed if key not in saved]
+    if missing or saved.get("format") != SAVE_FORMAT:
+        raise CalibrationError(
+            f"{path} is not a {SAVE_FORMAT} file"
+            + (f" (missing {', '.join(missing)})" if missing else ""))
+    return saved
 
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.synthetic:
-        sampler = SyntheticSampler(args.repetitions, args.seed,
-                                   spread=args.synthetic_spread / 100,
-                                   run_drift=args.synthetic_drift / 100)
-    else:
-        binary = Path(args.binary)
-        if not binary.is_absolute():
-            binary = REPO / binary
-        if not (binary.is_file() and binary.stat().st_mode & 0o111):
-            print(f"calibrate_stats: benchmark binary {binary} not found or "
-                  f"not executable. Build it (cmake --build --preset "
-                  f"default), pass --binary, or run with --synthetic.",
-                  file=sys.stderr)
-            return 2
-        sampler = BinarySampler(binary, args.filter, args.repetitions,
-                                args.min_time, args.timeout)
     try:
-        result = calibrate(sampler, args.trials, args.inject_pct,
-                           args.inject_ns, args.alpha, args.bootstrap,
-                           args.seed, progress=None if args.quiet
-                           else sys.stderr)
+        if args.from_file:
+            saved = load_saved(args.from_file)
+            result = redecide(saved, args.alpha, args.bootstrap)
+            describe, benchmark = saved["describe"], saved["benchmark"]
+            unit = describe_unit(saved["sample_unit"], saved["processes"],
+                                 saved["repetitions"], saved["order"])
+        else:
+            if args.synthetic:
+                sampler = SyntheticSampler(
+                    args.repetitions, args.seed,
+                    spread=args.synthetic_spread / 100,
+                    run_drift=args.synthetic_drift / 100)
+            else:
+                binary = Path(args.binary)
+                if not binary.is_absolute():
+                    binary = REPO / binary
+                if not (binary.is_file() and binary.stat().st_mode & 0o111):
+                    print(f"calibrate_stats: benchmark binary {binary} not "
+                          f"found or not executable. Build it (cmake --build "
+                          f"--preset default), pass --binary, or run with "
+                          f"--synthetic.", file=sys.stderr)
+                    return 2
+                sampler = BinarySampler(binary, args.filter, args.repetitions,
+                                        args.min_time, args.timeout)
+            result = calibrate(sampler, args.trials, args.inject_pct,
+                               args.inject_ns, args.alpha, args.bootstrap,
+                               args.seed, processes=args.processes,
+                               unit=args.sample_unit, order=args.order,
+                               progress=None if args.quiet else sys.stderr)
+            describe, benchmark = sampler.describe(), sampler.name
+            unit = describe_unit(args.sample_unit, args.processes,
+                                 args.repetitions, args.order)
+            if args.save:
+                with open(args.save, "w", encoding="utf-8") as handle:
+                    json.dump({"format": SAVE_FORMAT,
+                               "sample_unit": args.sample_unit,
+                               "processes": args.processes,
+                               "repetitions": args.repetitions,
+                               "order": args.order,
+                               "describe": describe, "benchmark": benchmark,
+                               "per_op_ns": result["per_op_ns"],
+                               "inject_ns": result["inject_ns"],
+                               "seconds": result["seconds"],
+                               "raw": result["raw"]}, handle)
     except CalibrationError as err:
         print(f"calibrate_stats: {err}", file=sys.stderr)
         return 2
@@ -301,11 +469,14 @@ def main(argv=None) -> int:
     print(f"  test:      {stats.TEST_METHOD}, p < {args.alpha:g}, and "
           f"{stats.CI_METHOD} ({level}%, {args.bootstrap} resamples) "
           f"excluding 0 -- the report's code")
-    print(f"  samples:   {sampler.describe()}")
-    print(f"  benchmark: {sampler.name}; per-op time "
+    print(f"  samples:   {describe}")
+    print(f"             {unit}")
+    print(f"  benchmark: {benchmark}; per-op time "
           f"{result['per_op_ns']:.1f} ns (median of a probe run); injected "
           f"{result['inject_ns']} ns = {inject_share:.2f}%")
-    print(f"  trials:    {trials}, {result['seconds']:.0f} s")
+    print(f"  trials:    {trials}, {result['seconds']:.0f} s"
+          + (f" (decided again from {args.from_file})"
+             if args.from_file else ""))
     print("  " + rate_line("A/A flagged significant", result["aa_hits"],
                            trials, f"<= {AA_TARGET_MAX:.0%}", aa_met))
     print("  " + rate_line(f"{inject_share:.1f}% delay flagged",
@@ -314,6 +485,16 @@ def main(argv=None) -> int:
     print(f"  median |A/A change| {result['aa_median_abs_change']:.2f}%, "
           f"median injected change {result['injected_median_change']:+.2f}% "
           f"(+ is better)")
+    steady = result["steady_trials"]
+    print(f"  machine:   plain runs at {result['speed_min']:.2f}-"
+          f"{result['speed_max']:.2f}x the probe's per-op time; "
+          f"{trials - steady} of {trials} trials off by more than "
+          f"{STEADY_TOLERANCE:.0%}")
+    if 0 < steady < trials:
+        # Diagnostic only: the verdict above counts every trial.
+        print(f"             in the {steady} steady trials: A/A "
+              f"{result['steady_aa_hits']}/{steady}, delay "
+              f"{result['steady_injected_hits']}/{steady} (not the verdict)")
     return 0 if aa_met and injected_met else 1
 
 

@@ -202,6 +202,29 @@ TEST(HostMicroBinary, RunsThroughTheHostBackend) {
   const Metric& cycles = r.metrics["cycles"];
   EXPECT_TRUE(!cycles.samples.empty() || !cycles.note.empty());
   EXPECT_EQ(r.details["google_benchmark"]["context"]["inject_ns"], "100");
+  // By default each sample is its own process of one repetition.
+  EXPECT_EQ(r.details["sample_unit"], "process");
+  EXPECT_EQ(r.details["processes"], 2);
+  EXPECT_NE(r.metrics["roundtrip_ns"].note.find("one sample per process"), std::string::npos);
+}
+
+TEST(HostMicroBinary, RepetitionSamplesComeFromOneProcess) {
+  TestCase t =
+      make_test_case("micro:context-switch", ".", {},
+                     raw({{"min_time_ms", "10"}, {"sample_unit", "repetition"}}), "host", "test");
+  t.repetitions = 3;
+  t.timeout_s = 120;
+  RunContext ctx;
+  ctx.run_id = "test";
+  ResultRecord r = run_one(t, ctx);
+  ASSERT_EQ(r.outcome, Outcome::kPass) << r.reason;
+  EXPECT_EQ(r.details["sample_unit"], "repetition");
+  EXPECT_FALSE(r.details.contains("processes"));
+  ASSERT_EQ(r.metrics["roundtrip_ns"].samples.size(), 3u);
+  int iterations = 0;
+  for (const auto& row : r.details["google_benchmark"]["benchmarks"])
+    iterations += row.value("run_type", "") == "iteration";
+  EXPECT_EQ(iterations, 3);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 """The host backend end to end through the CLI: its records validate against
-result-v1, benchmarks carry one sample per repetition, what cannot run here
+result-v1, benchmarks carry one sample per process, what cannot run here
 is a SKIP with a reason, and the environment record has its keys."""
 import json
 import subprocess
@@ -59,7 +59,7 @@ def test_every_record_validates(records):
     assert len(records) == 1 + 6
 
 
-def test_benchmarks_have_one_sample_per_repetition(records):
+def test_benchmarks_have_one_sample_per_process(records):
     tests = {r["test_id"]: r for r in records[1:]}
     ipi = tests["micro:ipi[min_time_ms=10]@host"]
     assert ipi["outcome"] == "pass"
@@ -67,6 +67,8 @@ def test_benchmarks_have_one_sample_per_repetition(records):
     assert len(ipi["metrics"]["membarrier_ns"]["samples"]) == 2
     assert ipi["metrics"]["membarrier_ns"]["unit"] == "ns"
     assert "benchmarks" in ipi["details"]["google_benchmark"]
+    assert ipi["details"]["sample_unit"] == "process"
+    assert ipi["details"]["processes"] == 2
     # Counted, or absent with the reason; never a zero passed off as data.
     cycles = ipi["metrics"]["cycles"]
     assert cycles.get("samples") or (cycles["value"] is None and cycles["note"])

@@ -44,7 +44,8 @@ def test_benchmark_error_is_reported():
 
 
 class FixedSampler:
-    """Deterministic runs: the same samples every time, plus the delay."""
+    """Deterministic processes: each call gives the next of a fixed cycle of
+    repetition lists, plus the delay."""
     name = "fixed"
 
     def __init__(self):
@@ -52,21 +53,76 @@ class FixedSampler:
 
     def run(self, inject_ns):
         self.injections.append(inject_ns)
-        return np.arange(1000.0, 1020.0) + inject_ns
+        shift = len(self.injections) % 7
+        return np.arange(1000.0, 1003.0) + shift + inject_ns
 
 
-def test_identical_runs_are_never_flagged_and_a_big_delay_always():
+@pytest.mark.parametrize("order", ["interleaved", "blocks"])
+def test_identical_runs_are_never_flagged_and_a_big_delay_always(order):
     sampler = FixedSampler()
     result = calibrate_stats.calibrate(
         sampler, trials=5, inject_pct=50.0, inject_ns=None, alpha=0.05,
-        resamples=200, order_seed=0, progress=None)
-    assert result["inject_ns"] == round(0.5 * np.median(
-        np.arange(1000.0, 1020.0)))
+        resamples=200, order_seed=0, processes=14, order=order,
+        progress=None)
+    assert result["inject_ns"] == round(0.5 * 1002)    # probe: shift 1
     assert result["aa_hits"] == 0
     assert result["injected_hits"] == 5
-    # one probe, then three runs per trial of which one is injected
-    assert len(sampler.injections) == 16
-    assert sampler.injections.count(result["inject_ns"]) == 5
+    # one probe, then per trial three arms of 14 processes, one arm injected
+    assert len(sampler.injections) == 1 + 5 * 3 * 14
+    assert sampler.injections.count(result["inject_ns"]) == 5 * 14
+    assert [len(trial["a2"]) for trial in result["raw"]] == [14] * 5
+    assert result["steady_trials"] == 5
+
+
+def test_blocks_keep_an_arm_together_and_interleaving_mixes_them():
+    def arms_in_run_order(order):
+        sampler = FixedSampler()
+        calibrate_stats.calibrate(
+            sampler, trials=1, inject_pct=50.0, inject_ns=None, alpha=0.05,
+            resamples=50, order_seed=3, processes=10, order=order,
+            progress=None)
+        return ["inj" if ns else "plain" for ns in sampler.injections[1:]]
+    blocks = arms_in_run_order("blocks")
+    first = blocks.index("inj")
+    assert blocks[first:first + 10] == ["inj"] * 10
+    mixed = arms_in_run_order("interleaved")
+    assert mixed.count("inj") == 10
+    runs_of_inj = sum(1 for i, arm in enumerate(mixed)
+                      if arm == "inj" and (i == 0 or mixed[i - 1] != "inj"))
+    assert runs_of_inj > 1
+
+
+def test_a_sample_is_a_process_median_or_a_repetition():
+    processes = [[3.0, 1.0, 2.0], [10.0, 30.0, 20.0]]
+    assert calibrate_stats.arm_samples(processes, "process").tolist() == [
+        2.0, 20.0]
+    assert calibrate_stats.arm_samples(processes, "repetition").tolist() == [
+        3.0, 1.0, 2.0, 10.0, 30.0, 20.0]
+
+
+def test_saved_samples_are_decided_again(tmp_path, capsys):
+    saved = tmp_path / "calibration.json"
+    status = calibrate_stats.main(["--synthetic", "--quiet", "--trials", "3",
+                                   "--processes", "12", "--bootstrap", "200",
+                                   "--save", str(saved)])
+    first = capsys.readouterr().out
+    assert status in (0, 1)
+    data = json.loads(saved.read_text())
+    assert data["format"] == "pasidbench-calibration/1"
+    assert len(data["raw"]) == 3 and len(data["raw"][0]["a1"]) == 12
+    calibrate_stats.main(["--from", str(saved), "--quiet", "--bootstrap",
+                          "200"])
+    again = capsys.readouterr().out
+    rates = [line for line in first.splitlines() if "flagged" in line]
+    assert rates == [line for line in again.splitlines() if "flagged" in line]
+    assert "decided again from" in again
+
+
+def test_not_a_calibration_file_is_exit_2(tmp_path, capsys):
+    other = tmp_path / "other.json"
+    other.write_text('{"format": "something else"}')
+    assert calibrate_stats.main(["--from", str(other)]) == 2
+    assert "not a pasidbench-calibration/1 file" in capsys.readouterr().err
 
 
 def test_missing_binary_is_a_clear_exit_2(tmp_path, capsys):

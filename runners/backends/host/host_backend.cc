@@ -24,6 +24,10 @@ class HostBackend : public Backend {
                        "ENQCMD attempts rejected (ZF=1) before a submission counts as rejected"),
         ParamSpec::Int("completion_timeout_ms", 1000, 1, 600000,
                        "how long to poll a completion record"),
+        ParamSpec::Choice("sample_unit", "process", {"process", "repetition"},
+                          "a micro benchmark sample is one pasidbench-micro process (so the "
+                          "spread includes run-to-run drift), or one repetition inside a "
+                          "single process (faster; understates the spread)"),
     };
     return specs;
   }
@@ -67,7 +71,10 @@ class HostBackend : public Backend {
           PasidProbe probe = probe_pasid_path();
           if (!probe.ready()) return skip(probe.skip_reason());
         }
-        return run_google_benchmark(plan, test.repetitions);
+        return run_google_benchmark(plan, test.repetitions,
+                                    test.params.get("sample_unit") == "repetition"
+                                        ? SampleUnit::kRepetition
+                                        : SampleUnit::kProcess);
       case MicroPlan::Runner::kDsaSubmit:
         return run_dsa_submit(test.params, test.repetitions, probe_pasid_path());
       case MicroPlan::Runner::kPerfBenchPipe:

@@ -165,15 +165,10 @@ double parse_perf_bench_pipe_ns(const std::string& output) {
   return std::stod(m[1].str()) * 1000.0;
 }
 
-ResultRecord run_google_benchmark(const MicroPlan& plan, int repetitions) {
+namespace {
+
+ResultRecord run_micro_process(const std::string& binary, const MicroPlan& plan, int repetitions) {
   ResultRecord r;
-  std::string tried;
-  std::string binary = find_micro_binary(&tried);
-  if (binary.empty()) {
-    r.outcome = Outcome::kError;
-    r.reason = "pasidbench-micro not found (looked at " + tried + "; set PASIDBENCH_MICRO)";
-    return r;
-  }
   std::vector<std::string> argv = {binary};
   for (auto& a : micro_command_line(plan, repetitions)) argv.push_back(std::move(a));
   CapturedRun run = run_captured(argv);
@@ -205,6 +200,54 @@ ResultRecord run_google_benchmark(const MicroPlan& plan, int repetitions) {
   fill_from_google_benchmark(j, plan, &r);
   r.details["command"] = argv;
   return r;
+}
+
+}  // namespace
+
+ResultRecord run_google_benchmark(const MicroPlan& plan, int samples, SampleUnit unit) {
+  std::string tried;
+  std::string binary = find_micro_binary(&tried);
+  if (binary.empty()) {
+    ResultRecord r;
+    r.outcome = Outcome::kError;
+    r.reason = "pasidbench-micro not found (looked at " + tried + "; set PASIDBENCH_MICRO)";
+    return r;
+  }
+  samples = std::max(1, samples);
+  if (unit == SampleUnit::kRepetition) {
+    ResultRecord r = run_micro_process(binary, plan, samples);
+    if (r.outcome == Outcome::kPass) r.details["sample_unit"] = "repetition";
+    return r;
+  }
+  std::vector<ResultRecord> runs;
+  for (int i = 0; i < samples; ++i) {
+    runs.push_back(run_micro_process(binary, plan, 1));
+    if (runs.back().outcome != Outcome::kPass) {
+      ResultRecord failed = std::move(runs.back());
+      if (i > 0)
+        failed.reason +=
+            " (process " + std::to_string(i + 1) + " of " + std::to_string(samples) + ")";
+      return failed;
+    }
+  }
+  ResultRecord first = runs.front();
+  for (const auto& [name, metric] : runs.front().metrics) {
+    std::vector<double> pooled;
+    for (const auto& run : runs) {
+      auto it = run.metrics.find(name);
+      if (it == run.metrics.end() || it->second.samples.empty()) break;
+      pooled.insert(pooled.end(), it->second.samples.begin(), it->second.samples.end());
+    }
+    // A metric one process could not give (counters) is missing for all.
+    if (pooled.size() != runs.size())
+      first.add_missing_metric(name, metric.note);
+    else
+      first.add_metric(name, pooled,
+                       (metric.note.empty() ? "" : metric.note + "; ") + "one sample per process");
+  }
+  first.details["sample_unit"] = "process";
+  first.details["processes"] = samples;
+  return first;
 }
 
 ResultRecord run_perf_bench_pipe(const ParamValues& params, int repetitions) {
