@@ -107,6 +107,60 @@ def test_environment_block(tmp_path):
     assert any(line.startswith("  cpu ") for line in env)
 
 
+def test_environment_block_from_the_record_this_machine_writes(tmp_path):
+    """The environment record as `pasidbench env --json` writes it (details
+    nested under cpu, kernel, iommu, dsa) gives every line of the block,
+    each short, none a dump of a dict."""
+    import json
+    import subprocess
+    from conftest import PASIDBENCH
+    env = json.loads(subprocess.run([str(PASIDBENCH), "env", "--json"],
+                                    capture_output=True, text=True,
+                                    check=True).stdout)
+    record = fx.environment_record()
+    record["environment"] = env
+    fx.write_results(tmp_path / "a", [record, fx.test_record(
+        "pipe-pingpong", {}, {"ctxsw_ns": fx.metric(BASE)})])
+    _, out, _ = fx.run_cli([tmp_path / "a"])
+    lines = block(out, "Environment")
+    text = "\n".join(lines)
+    for key in table.ENV_KEYS:
+        assert any(line.startswith(f"  {key} ") for line in lines), key
+    assert env["cpu"]["model"] in " ".join(text.split())
+    assert env["cpu"]["topology"] in " ".join(text.split())
+    assert "{" not in text and "=True" not in text and "flags=" not in text
+    assert len(lines) <= 16
+
+
+def test_mitigations_and_pasid_hardware_are_summarised():
+    environment = {
+        "kernel": {"release": "6.12.0",
+                   "cmdline": "root=/dev/sda1 mitigations=off quiet"},
+        "cpu": {"model": "Xeon", "count": 8, "family": "6",
+                "model_number": "143", "stepping": "8",
+                "flags": {"enqcmd": True, "hypervisor": False},
+                "governor": "performance",
+                "topology": "1 package, 4 cores, 8 PUs",
+                "vulnerabilities": {"meltdown": "Not affected",
+                                    "spectre_v2": "Mitigation: eIBRS",
+                                    "mds": "Vulnerable: Clear CPU buffers"}},
+        "dsa": {"present": True},
+        "iommu": {"sva": {"iommu_pasid_capable": True}},
+    }
+    summary = lambda key: table.environment_summary(environment, key)
+    assert summary("cpu") == ("Xeon (family 6 model 143 stepping 8), "
+                              "8 CPUs")
+    assert summary("governor") == "performance"
+    assert summary("topology") == "1 package, 4 cores, 8 PUs"
+    assert summary("mitigations") == ("mitigations=off; vulnerable: mds; "
+                                      "1 mitigated")
+    assert summary("pasid hw") == "ENQCMD yes, DSA yes, IOMMU PASID yes"
+    assert summary("kernel") == "6.12.0"
+    # A record without those details leaves the lines out, not '?'.
+    assert table.environment_summary({}, "mitigations") is None
+    assert table.environment_summary({}, "pasid hw") is None
+
+
 def test_noisy_metric_is_warned(tmp_path):
     rng = np.random.default_rng(0)
     noisy = 1000 * np.exp(rng.normal(0, 0.2, 15))
