@@ -7,6 +7,8 @@ bad usage or when nothing valid was found.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import re
 import sys
 from pathlib import Path
 
@@ -43,7 +45,19 @@ def parse_args(argv):
                         help="bootstrap resamples (default %(default)s)")
     parser.add_argument("--no-plots", action="store_true",
                         help="with --out, write the HTML without plots")
+    parser.add_argument("--metric", action="append", default=[],
+                        metavar="REGEX",
+                        help="report only metrics whose name matches REGEX "
+                             "(repeatable; text, HTML and plots)")
+    parser.add_argument("--changes-only", action="store_true",
+                        help="in the text table, show only the metrics where "
+                             "some set differs significantly from A (the "
+                             "HTML page keeps them all): a mail-sized table")
     args = parser.parse_args(argv)
+    try:
+        args.metric = [re.compile(pattern) for pattern in args.metric]
+    except re.error as err:
+        parser.error(f"--metric: not a regular expression: {err}")
     if not 0 < args.alpha < 1:
         parser.error("--alpha must be between 0 and 1")
     if args.bootstrap < 100:
@@ -101,10 +115,29 @@ def main(argv=None) -> int:
                                   cov_warn_pct=args.cov_warn,
                                   resamples=args.bootstrap)
     report.left_out[:0] = problems
+    if args.metric:
+        kept = [row for row in report.metrics
+                if any(p.search(row.metric) for p in args.metric)]
+        if not kept and report.metrics:
+            report.warnings.append(
+                "no metric matches --metric " + " ".join(
+                    p.pattern for p in args.metric))
+        report.metrics = kept
+    text_report = report
+    if args.changes_only:
+        changed = report.significant_metrics()
+        hidden = len(report.metrics) - len(changed)
+        text_report = dataclasses.replace(
+            report, metrics=changed,
+            selection_note=(
+                f"--changes-only: {len(changed)} of {len(report.metrics)} "
+                f"metric blocks differ significantly from A; the {hidden} "
+                f"others are not shown here"
+                + (" (the HTML page has them all)." if args.out else ".")))
     if sets[0].source != args.results[0]:
         report.warnings.insert(0, f"BASELINE REPLACED: {args.results[0]} "
                                   f"could not be read; A is {sets[0].source}.")
-    text = table.render(report)
+    text = table.render(text_report)
     sys.stdout.write(text)
     sys.stdout.flush()
     for warning in report.warnings:

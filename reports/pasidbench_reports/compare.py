@@ -66,6 +66,14 @@ class Report:
     conformance: list = field(default_factory=list)
     warnings: list = field(default_factory=list)   # shown at the top
     left_out: list = field(default_factory=list)   # shown in the footer
+    selection_note: str = ""              # what a metric filter hid
+
+    def significant_metrics(self) -> list:
+        """The metric rows where some set differs significantly from A."""
+        return [row for row in self.metrics
+                if any(column is not None and column.comparison is not None
+                       and column.comparison.significant
+                       for column in row.columns[1:])]
 
     @property
     def baseline(self):

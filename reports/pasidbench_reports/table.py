@@ -559,6 +559,8 @@ def render(report: Report) -> str:
     lines.append("")
     lines += _legend(report)
     lines.append("")
+    if report.selection_note:
+        lines += wrap(report.selection_note) + [""]
     lines += _benchmark_lines(report)
     conformance = _conformance_lines(report)
     if conformance:

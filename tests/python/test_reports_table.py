@@ -307,3 +307,26 @@ def test_expected_mutant_failure_is_xfail_and_skip_reasons_are_listed(tmp_path):
     assert ["clone-bind-exit", "rounds=1", "XFAIL"] in [l.split() for l in lines]
     assert "A XFAIL clone-bind-exit rounds=1" in lines
     assert "SKIP (A): no /sys/bus/dsa" in lines
+
+
+def test_changes_only_keeps_the_significant_blocks(three_sets):
+    # B is 10 % slower (ctxsw_ns and ops_rate both differ); C equals A.
+    same = three_sets[:1] + three_sets[2:]
+    _, full, _ = fx.run_cli(same)
+    status, short, _ = fx.run_cli(same + ["--changes-only"])
+    assert status == 0
+    assert "ctxsw_ns" in full and "ctxsw_ns [" not in short
+    assert "--changes-only: 0 of 2 metric blocks differ" in " ".join(
+        short.split())
+    _, changed, _ = fx.run_cli(three_sets + ["--changes-only"])
+    assert "ctxsw_ns [" in changed and "ops_rate [" in changed
+    assert "2 of 2 metric blocks" in " ".join(changed.split())
+
+
+def test_metric_filter_and_a_bad_pattern(three_sets):
+    _, out, _ = fx.run_cli(three_sets + ["--metric", "^ctxsw"])
+    assert "ctxsw_ns [" in out and "ops_rate [" not in out
+    _, out, err = fx.run_cli(three_sets + ["--metric", "nothing-like-it"])
+    assert "no metric matches --metric nothing-like-it" in err
+    status, _, err = fx.run_cli(three_sets + ["--metric", "("])
+    assert status == 2 and "not a regular expression" in err
