@@ -277,15 +277,20 @@ def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
     """Run the trials; the result holds the tally and every repetition
     measured (under 'raw'), so that --from can decide them again."""
     started = time.monotonic()
-    probe = sampler.run(0)
-    per_op_ns = float(np.median(probe))
-    if inject_ns is None:
-        inject_ns = max(1, int(round(per_op_ns * inject_pct / 100.0)))
+    per_op_ns = float(np.median(sampler.run(0)))
     order_rng = np.random.default_rng(order_seed)
     raw, decisions, speeds = [], [], []
     for index in range(trials):
-        trial = run_trial(sampler, inject_ns, processes, unit, order,
+        # The delay is sized afresh each trial: when the machine changes
+        # speed, a fixed delay would no longer be the share asked for.
+        probe_ns = per_op_ns
+        trial_inject_ns = inject_ns
+        if trial_inject_ns is None:
+            probe_ns = float(np.median(sampler.run(0)))
+            trial_inject_ns = max(1, int(round(probe_ns * inject_pct / 100)))
+        trial = run_trial(sampler, trial_inject_ns, processes, unit, order,
                           order_rng)
+        trial.update(inject_ns=trial_inject_ns, probe_ns=probe_ns)
         raw.append(trial)
         decisions.append(judge_trial(trial, index, unit, alpha, resamples))
         speeds.append(trial_speed(trial, unit, per_op_ns))
@@ -293,9 +298,16 @@ def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
             print(progress_line(index, trials, *decisions[-1], speeds[-1]),
                   file=progress, flush=True)
     result = tally(decisions, speeds)
-    result.update(per_op_ns=per_op_ns, inject_ns=inject_ns,
-                  seconds=time.monotonic() - started, raw=raw)
+    result.update(per_op_ns=per_op_ns, seconds=time.monotonic() - started,
+                  raw=raw, **injection_range(raw))
     return result
+
+
+def injection_range(raw: list) -> dict:
+    shares = [trial["inject_ns"] / trial["probe_ns"] * 100 for trial in raw]
+    return {"inject_ns_min": min(t["inject_ns"] for t in raw),
+            "inject_ns_max": max(t["inject_ns"] for t in raw),
+            "inject_share": float(np.median(shares))}
 
 
 def redecide(saved: dict, alpha: float, resamples: int) -> dict:
@@ -306,8 +318,8 @@ def redecide(saved: dict, alpha: float, resamples: int) -> dict:
     speeds = [trial_speed(trial, unit, saved["per_op_ns"])
               for trial in saved["raw"]]
     result = tally(decisions, speeds)
-    result.update(per_op_ns=saved["per_op_ns"], inject_ns=saved["inject_ns"],
-                  seconds=saved["seconds"], raw=saved["raw"])
+    result.update(per_op_ns=saved["per_op_ns"], seconds=saved["seconds"],
+                  raw=saved["raw"], **injection_range(saved["raw"]))
     return result
 
 
@@ -396,7 +408,7 @@ def load_saved(path: str) -> dict:
             saved = json.load(handle)
     except (OSError, json.JSONDecodeError) as err:
         raise CalibrationError(f"cannot read {path}: {err}") from err
-    needed = ("sample_unit", "raw", "per_op_ns", "inject_ns", "seconds",
+    needed = ("sample_unit", "raw", "per_op_ns", "seconds",
               "describe", "benchmark", "processes", "repetitions",
               "order")
     missing = [key for key in needed if key not in saved]
@@ -451,7 +463,6 @@ def main(argv=None) -> int:
                                "order": args.order,
                                "describe": describe, "benchmark": benchmark,
                                "per_op_ns": result["per_op_ns"],
-                               "inject_ns": result["inject_ns"],
                                "seconds": result["seconds"],
                                "raw": result["raw"]}, handle)
     except CalibrationError as err:
@@ -464,7 +475,9 @@ def main(argv=None) -> int:
     injected_rate = result["injected_hits"] / trials
     aa_met = aa_rate <= AA_TARGET_MAX
     injected_met = injected_rate >= INJECTED_TARGET_MIN
-    inject_share = result["inject_ns"] / result["per_op_ns"] * 100
+    inject_share = result["inject_share"]
+    low, high = result["inject_ns_min"], result["inject_ns_max"]
+    injected = f"{low} ns" if low == high else f"{low}-{high} ns"
     print("pasidbench statistics calibration")
     print(f"  test:      {stats.TEST_METHOD}, p < {args.alpha:g}, and "
           f"{stats.CI_METHOD} ({level}%, {args.bootstrap} resamples) "
@@ -472,8 +485,9 @@ def main(argv=None) -> int:
     print(f"  samples:   {describe}")
     print(f"             {unit}")
     print(f"  benchmark: {benchmark}; per-op time "
-          f"{result['per_op_ns']:.1f} ns (median of a probe run); injected "
-          f"{result['inject_ns']} ns = {inject_share:.2f}%")
+          f"{result['per_op_ns']:.1f} ns (median of the first probe run)")
+    print(f"  injected:  {injected}, {inject_share:.2f}% of the probe run "
+          f"before each trial (median)")
     print(f"  trials:    {trials}, {result['seconds']:.0f} s"
           + (f" (decided again from {args.from_file})"
              if args.from_file else ""))

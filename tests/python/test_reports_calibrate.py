@@ -64,12 +64,16 @@ def test_identical_runs_are_never_flagged_and_a_big_delay_always(order):
         sampler, trials=5, inject_pct=50.0, inject_ns=None, alpha=0.05,
         resamples=200, order_seed=0, processes=14, order=order,
         progress=None)
-    assert result["inject_ns"] == round(0.5 * 1002)    # probe: shift 1
     assert result["aa_hits"] == 0
     assert result["injected_hits"] == 5
-    # one probe, then per trial three arms of 14 processes, one arm injected
-    assert len(sampler.injections) == 1 + 5 * 3 * 14
-    assert sampler.injections.count(result["inject_ns"]) == 5 * 14
+    # one probe, then per trial a probe and three arms of 14 processes
+    assert len(sampler.injections) == 1 + 5 * (1 + 3 * 14)
+    for trial in result["raw"]:
+        # half of the median of the probe run just before the trial
+        assert trial["inject_ns"] == round(0.5 * trial["probe_ns"])
+        assert trial["probe_ns"] in [1001.0 + shift for shift in range(7)]
+    assert sum(ns > 0 for ns in sampler.injections) == 5 * 14
+    assert result["inject_share"] == pytest.approx(50, abs=0.1)
     assert [len(trial["a2"]) for trial in result["raw"]] == [14] * 5
     assert result["steady_trials"] == 5
 
@@ -81,7 +85,7 @@ def test_blocks_keep_an_arm_together_and_interleaving_mixes_them():
             sampler, trials=1, inject_pct=50.0, inject_ns=None, alpha=0.05,
             resamples=50, order_seed=3, processes=10, order=order,
             progress=None)
-        return ["inj" if ns else "plain" for ns in sampler.injections[1:]]
+        return ["inj" if ns else "plain" for ns in sampler.injections[2:]]
     blocks = arms_in_run_order("blocks")
     first = blocks.index("inj")
     assert blocks[first:first + 10] == ["inj"] * 10
@@ -140,3 +144,13 @@ def test_binary_without_inject_knob_is_explained(tmp_path, capsys):
     status = calibrate_stats.main(["--binary", str(fake), "--quiet"])
     assert status == 2
     assert "accept --inject-ns" in capsys.readouterr().err
+
+
+def test_a_fixed_delay_is_used_as_given_without_probing_each_trial():
+    sampler = FixedSampler()
+    result = calibrate_stats.calibrate(
+        sampler, trials=2, inject_pct=2.0, inject_ns=37, alpha=0.05,
+        resamples=100, order_seed=0, processes=3, progress=None)
+    assert len(sampler.injections) == 1 + 2 * 3 * 3
+    assert set(sampler.injections) == {0, 37}
+    assert result["inject_ns_min"] == result["inject_ns_max"] == 37
