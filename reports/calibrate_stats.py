@@ -299,27 +299,34 @@ def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
                   file=progress, flush=True)
     result = tally(decisions, speeds)
     result.update(per_op_ns=per_op_ns, seconds=time.monotonic() - started,
-                  raw=raw, **injection_range(raw))
+                  raw=raw, **injection_range(raw, per_op_ns))
     return result
 
 
-def injection_range(raw: list) -> dict:
+def injection_range(raw: list, per_op_ns: float) -> dict:
     shares = [trial["inject_ns"] / trial["probe_ns"] * 100 for trial in raw]
     return {"inject_ns_min": min(t["inject_ns"] for t in raw),
             "inject_ns_max": max(t["inject_ns"] for t in raw),
-            "inject_share": float(np.median(shares))}
+            "inject_share": float(np.median(shares)),
+            "probed_each_trial": any(t["probe_ns"] != per_op_ns
+                                     for t in raw)}
 
 
 def redecide(saved: dict, alpha: float, resamples: int) -> dict:
     """The tally of saved samples under another alpha or resample count."""
     unit = saved["sample_unit"]
+    for trial in saved["raw"]:
+        # Files saved before the delay was sized per trial hold one delay.
+        trial.setdefault("inject_ns", saved.get("inject_ns"))
+        trial.setdefault("probe_ns", saved["per_op_ns"])
     decisions = [judge_trial(trial, index, unit, alpha, resamples)
                  for index, trial in enumerate(saved["raw"])]
     speeds = [trial_speed(trial, unit, saved["per_op_ns"])
               for trial in saved["raw"]]
     result = tally(decisions, speeds)
     result.update(per_op_ns=saved["per_op_ns"], seconds=saved["seconds"],
-                  raw=saved["raw"], **injection_range(saved["raw"]))
+                  raw=saved["raw"],
+                  **injection_range(saved["raw"], saved["per_op_ns"]))
     return result
 
 
@@ -412,6 +419,9 @@ def load_saved(path: str) -> dict:
               "describe", "benchmark", "processes", "repetitions",
               "order")
     missing = [key for key in needed if key not in saved]
+    if not missing and "inject_ns" not in saved and not all(
+            "inject_ns" in trial for trial in saved["raw"]):
+        missing.append("inject_ns")
     if missing or saved.get("format") != SAVE_FORMAT:
         raise CalibrationError(
             f"{path} is not a {SAVE_FORMAT} file"
@@ -486,8 +496,9 @@ def main(argv=None) -> int:
     print(f"             {unit}")
     print(f"  benchmark: {benchmark}; per-op time "
           f"{result['per_op_ns']:.1f} ns (median of the first probe run)")
-    print(f"  injected:  {injected}, {inject_share:.2f}% of the probe run "
-          f"before each trial (median)")
+    print(f"  injected:  {injected}, {inject_share:.2f}% of "
+          + ("the probe run before each trial (median)"
+             if result["probed_each_trial"] else "the first probe run"))
     print(f"  trials:    {trials}, {result['seconds']:.0f} s"
           + (f" (decided again from {args.from_file})"
              if args.from_file else ""))
