@@ -175,7 +175,7 @@ def _metric_table(report: Report, metric) -> list:
     extra = (("Samples", lambda c, cmp: c.summary.n),
              ("U-test p", lambda c, cmp: "-" if cmp is None or
               cmp.p_value is None else f"{cmp.p_value:.4g}"),
-             (f"CI{round((1 - report.alpha) * 100)} of change in median",
+             (f"CI{round((1 - report.alpha) * 100)} of the shift",
               lambda c, cmp: "-" if cmp is None or cmp.ci_low is None else
               f"[{cmp.ci_low:+.2f}%, {cmp.ci_high:+.2f}%]"),
              ("Verdict", lambda c, cmp: "baseline" if cmp is None else

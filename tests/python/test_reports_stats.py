@@ -141,3 +141,23 @@ def test_hmean_for_rates_amean_otherwise(unit, expected):
 def test_rate_falls_back_to_amean_when_hmean_undefined():
     summary = stats.summarize([0.0, 10.0])
     assert stats.central_statistic("ops/s", summary) == "Amean"
+
+
+def test_shift_is_the_hodges_lehmann_estimate():
+    base = np.array([1.0, 2.0, 3.0, 10.0])
+    new = np.array([2.0, 4.0, 5.0])
+    # the 12 differences new - base, sorted: -8 -6 -5 -1 0 1 1 2 2 3 3 4
+    assert stats.point_shift(base, new) == pytest.approx(1.0)
+    # too many pairs: the difference of the medians
+    wide = np.arange(300.0)
+    assert stats.point_shift(wide, wide[::-1] + 7.5) == pytest.approx(7.5)
+
+
+def test_interval_of_a_known_two_percent_slowdown():
+    rng = np.random.default_rng(5)
+    base = 1000.0 * np.exp(rng.normal(0, 0.01, 30))
+    new = 1020.0 * np.exp(rng.normal(0, 0.01, 30))
+    result = stats.compare_samples(base, new, "lower", seed=3)
+    assert result.significant and result.verdict == "worse"
+    assert result.ci_low < -2.0 < result.ci_high < 0.0
+    assert result.ci_high - result.ci_low < 2.0

@@ -59,7 +59,7 @@ def test_golden_block_for_ten_percent_slower_kernel(three_sets):
         "Max        1014.00 (   0.00%)   1115.40 ( -10.00%)   1014.00 (   0.00%)",
         "Samples         15                   15                   15",
         "U-test p                    -              <0.0001               1.0000",
-        "CI95                        -      [-10.55, -9.46]       [-0.50, +0.50]",
+        "CI95                        -      [-10.38, -9.62]       [-0.30, +0.30]",
         "Verdict              baseline              *worse*                noise",
     ]
     assert_width(out)
