@@ -15,8 +15,11 @@ Repetitions inside one process share whatever that process drew (CPU,
 frequency, page placement, the host's vCPU scheduling), so treating them as
 independent samples makes two runs of the same binary look different far
 more often than alpha says. --sample-unit repetition keeps the old way (one
-process, its repetitions as samples) to show that. Each arm runs as one
-block of processes, as a kernel's run does, in shuffled order per trial.
+process, its repetitions as samples) to show that. The processes of the
+three arms run in one shuffled sequence; --order blocks runs each arm as
+one block instead, as two kernels' runs are, which exposes the comparison
+to the machine changing speed between blocks. The delay is sized from a
+probe run before each trial.
 
 With --synthetic the runs are drawn from a generator of skewed,
 benchmark-like samples instead, so the statistics can be calibrated where
