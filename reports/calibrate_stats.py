@@ -235,28 +235,31 @@ def judge_trial(trial: dict, index: int, unit: str, alpha: float,
     return aa, delayed
 
 
-# A trial whose plain runs are this far from the probe's per-op time ran on
-# a machine in another state (host contention, a frequency change); the
-# injected delay is then no longer the share it was sized as.
+# A trial whose plain runs are this far from the session's typical per-op
+# time ran on a machine in another state (host contention, a frequency
+# change), where the spread between processes is larger too.
 STEADY_TOLERANCE = 0.05
 
 
-def trial_speed(trial: dict, unit: str, per_op_ns: float) -> float:
-    """Median per-op time of the trial's plain runs, relative to the probe."""
+def trial_per_op(trial: dict, unit: str) -> float:
+    """Median per-op time of the trial's plain runs, in ns."""
     plain = np.concatenate([arm_samples(trial[arm], unit)
                             for arm in ("a1", "a2")])
-    return float(np.median(plain)) / per_op_ns
+    return float(np.median(plain))
 
 
-def tally(decisions: list, speeds: list) -> dict:
+def tally(decisions: list, per_ops: list) -> dict:
     aa_changes = [aa.change_pct for aa, _ in decisions]
     injected_changes = [inj.change_pct for _, inj in decisions]
+    typical = float(np.median(per_ops))
+    speeds = [per_op / typical for per_op in per_ops]
     steady = [abs(speed - 1.0) <= STEADY_TOLERANCE for speed in speeds]
     return {"aa_hits": sum(aa.significant for aa, _ in decisions),
             "injected_hits": sum(inj.significant for _, inj in decisions),
             "trials": len(decisions),
             "aa_median_abs_change": float(np.median(np.abs(aa_changes))),
             "injected_median_change": float(np.median(injected_changes)),
+            "typical_per_op_ns": typical,
             "speed_min": min(speeds), "speed_max": max(speeds),
             "steady_trials": sum(steady),
             "steady_aa_hits": sum(aa.significant for (aa, _), ok
@@ -266,11 +269,11 @@ def tally(decisions: list, speeds: list) -> dict:
 
 
 def progress_line(index: int, trials: int, aa, injected,
-                  speed: float) -> str:
+                  per_op_ns: float) -> str:
     return (f"trial {index + 1:3d}/{trials}: A/A {aa.change_pct:+6.2f}% "
             f"p={aa.p_value:.3f} {aa.verdict:<6}  injected "
             f"{injected.change_pct:+6.2f}% p={injected.p_value:.3g} "
-            f"{injected.verdict:<6}  speed {speed:.2f}x probe")
+            f"{injected.verdict:<6}  {per_op_ns:.0f} ns/op")
 
 
 def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
@@ -282,7 +285,7 @@ def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
     started = time.monotonic()
     per_op_ns = float(np.median(sampler.run(0)))
     order_rng = np.random.default_rng(order_seed)
-    raw, decisions, speeds = [], [], []
+    raw, decisions, per_ops = [], [], []
     for index in range(trials):
         # The delay is sized afresh each trial: when the machine changes
         # speed, a fixed delay would no longer be the share asked for.
@@ -296,11 +299,11 @@ def calibrate(sampler, trials: int, inject_pct: float, inject_ns: int | None,
         trial.update(inject_ns=trial_inject_ns, probe_ns=probe_ns)
         raw.append(trial)
         decisions.append(judge_trial(trial, index, unit, alpha, resamples))
-        speeds.append(trial_speed(trial, unit, per_op_ns))
+        per_ops.append(trial_per_op(trial, unit))
         if progress:
-            print(progress_line(index, trials, *decisions[-1], speeds[-1]),
+            print(progress_line(index, trials, *decisions[-1], per_ops[-1]),
                   file=progress, flush=True)
-    result = tally(decisions, speeds)
+    result = tally(decisions, per_ops)
     result.update(per_op_ns=per_op_ns, seconds=time.monotonic() - started,
                   raw=raw, **injection_range(raw, per_op_ns))
     return result
@@ -324,9 +327,8 @@ def redecide(saved: dict, alpha: float, resamples: int) -> dict:
         trial.setdefault("probe_ns", saved["per_op_ns"])
     decisions = [judge_trial(trial, index, unit, alpha, resamples)
                  for index, trial in enumerate(saved["raw"])]
-    speeds = [trial_speed(trial, unit, saved["per_op_ns"])
-              for trial in saved["raw"]]
-    result = tally(decisions, speeds)
+    per_ops = [trial_per_op(trial, unit) for trial in saved["raw"]]
+    result = tally(decisions, per_ops)
     result.update(per_op_ns=saved["per_op_ns"], seconds=saved["seconds"],
                   raw=saved["raw"],
                   **injection_range(saved["raw"], saved["per_op_ns"]))
@@ -514,9 +516,10 @@ def main(argv=None) -> int:
           f"median injected change {result['injected_median_change']:+.2f}% "
           f"(+ is better)")
     steady = result["steady_trials"]
-    print(f"  machine:   plain runs at {result['speed_min']:.2f}-"
-          f"{result['speed_max']:.2f}x the probe's per-op time; "
-          f"{trials - steady} of {trials} trials off by more than "
+    print(f"  machine:   trials' plain per-op times at "
+          f"{result['speed_min']:.2f}-{result['speed_max']:.2f}x their "
+          f"median ({result['typical_per_op_ns']:.0f} ns); "
+          f"{trials - steady} of {trials} off by more than "
           f"{STEADY_TOLERANCE:.0%}")
     if 0 < steady < trials:
         # Diagnostic only: the verdict above counts every trial.
