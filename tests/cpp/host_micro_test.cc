@@ -187,14 +187,19 @@ TEST(HostMicroBinary, ContractNamesAndFlags) {
   EXPECT_NE(bad.err.find("--inject-ns"), std::string::npos);
 }
 
-TEST(HostMicroBinary, RunsThroughTheHostBackend) {
-  TestCase t = make_test_case("micro:context-switch", ".", {},
-                              raw({{"min_time_ms", "10"}, {"inject_ns", "100"}}), "host", "test");
-  t.repetitions = 2;
+// micro:context-switch on the host backend, as a suite test of `samples`
+// repetitions would run it.
+ResultRecord run_context_switch(const RawParams& params, int samples) {
+  TestCase t = make_test_case("micro:context-switch", ".", {}, params, "host", "test");
+  t.repetitions = samples;
   t.timeout_s = 120;
   RunContext ctx;
   ctx.run_id = "test";
-  ResultRecord r = run_one(t, ctx);
+  return run_one(t, ctx);
+}
+
+TEST(HostMicroBinary, RunsThroughTheHostBackend) {
+  ResultRecord r = run_context_switch(raw({{"min_time_ms", "10"}, {"inject_ns", "100"}}), 2);
   ASSERT_EQ(r.outcome, Outcome::kPass) << r.reason;
   EXPECT_EQ(r.kind, "benchmark");
   ASSERT_EQ(r.metrics["roundtrip_ns"].samples.size(), 2u);
@@ -209,14 +214,8 @@ TEST(HostMicroBinary, RunsThroughTheHostBackend) {
 }
 
 TEST(HostMicroBinary, RepetitionSamplesComeFromOneProcess) {
-  TestCase t =
-      make_test_case("micro:context-switch", ".", {},
-                     raw({{"min_time_ms", "10"}, {"sample_unit", "repetition"}}), "host", "test");
-  t.repetitions = 3;
-  t.timeout_s = 120;
-  RunContext ctx;
-  ctx.run_id = "test";
-  ResultRecord r = run_one(t, ctx);
+  ResultRecord r =
+      run_context_switch(raw({{"min_time_ms", "10"}, {"sample_unit", "repetition"}}), 3);
   ASSERT_EQ(r.outcome, Outcome::kPass) << r.reason;
   EXPECT_EQ(r.details["sample_unit"], "repetition");
   EXPECT_FALSE(r.details.contains("processes"));
