@@ -66,7 +66,7 @@ class Report:
     conformance: list = field(default_factory=list)
     warnings: list = field(default_factory=list)   # shown at the top
     left_out: list = field(default_factory=list)   # shown in the footer
-    selection_note: str = ""              # what a metric filter hid
+    selection_note: str = ""              # what --changes-only hid
 
     def significant_metrics(self) -> list:
         """The metric rows where some set differs significantly from A."""
