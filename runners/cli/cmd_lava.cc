@@ -1,7 +1,7 @@
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
+#include "results/file_io.h"
 #include "results/jsonl_store.h"
 #include "runners/cli/commands.h"
 #include "runners/lab/kernel_fetch.h"
@@ -19,8 +19,7 @@ void write_or_print(const std::string& text, const std::string& path) {
     std::cout << text;
     return;
   }
-  std::ofstream out(path);
-  if (!(out << text)) throw InputError({"--out", 0}, "cannot write " + path);
+  replace_file(path, text);
 }
 
 }  // namespace
