@@ -34,10 +34,6 @@ std::string read_cmdline(const std::string& root) {
   return s;
 }
 
-fs::path kernel_results_dir(const std::string& out_dir, const std::string& kernel) {
-  return fs::path(out_dir) / "kernels" / kernel;
-}
-
 // Copies what a kernel's own run recorded into the night's results.jsonl;
 // a record already there (an earlier step merged it) is not copied again.
 void merge_kernel_results(const std::string& out_dir, const std::string& kernel,

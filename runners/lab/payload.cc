@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "results/file_io.h"
 #include "runners/lab/process.h"
 #include "suites/workload/suite.h"
 
@@ -162,7 +163,9 @@ Payload build_payload(const PayloadSpec& spec) {
 
 void stage_payload(const Payload& payload, const std::string& dir) {
   for (const auto& f : payload.files) {
-    fs::path dest = fs::path(dir) / f.dest;
+    std::optional<fs::path> under = path_under(dir, f.dest);
+    if (!under) throw std::runtime_error("payload file " + f.dest + " would land outside " + dir);
+    fs::path dest = *under;
     fs::create_directories(dest.parent_path());
     std::error_code ec;
     fs::remove(dest, ec);

@@ -65,7 +65,7 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
                                                  : o.pasidbench_binary;
 
   fs::path out(o.out_dir);
-  fs::path kdir = out / "kernels" / k.name;
+  fs::path kdir = kernel_results_dir(o.out_dir, k.name);
   fs::create_directories(kdir);
   fs::path work = out / "work";
   LabResults results(out.string(), o.resume);
