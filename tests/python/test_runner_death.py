@@ -76,17 +76,21 @@ def default_signals():
         signal.signal(sig, signal.SIG_DFL)
 
 
-def start_run(tmp_path, suite_text):
+def isolated_process_of(runner):
+    """The isolated test process: the runner's child that leads a group."""
+    return wait_for(lambda: next((pid for pid, ppid, g in processes()
+                                  if ppid == runner.pid and g == pid), None),
+                    60, "the runner's test process")
+
+
+def start_run(tmp_path, suite_text, prefix=()):
     suite = tmp_path / "suite.toml"
     suite.write_text(suite_text)
-    runner = subprocess.Popen([str(PASIDBENCH), "run", str(suite), "--out", str(tmp_path / "out")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True, preexec_fn=default_signals)
-    # The isolated test process leads a group of its own.
-    child = wait_for(lambda: next((pid for pid, ppid, g in processes()
-                                   if ppid == runner.pid and g == pid), None),
-                     60, "the runner's test process")
-    return runner, child
+    runner = subprocess.Popen([*prefix, str(PASIDBENCH), "run", str(suite), "--out",
+                               str(tmp_path / "out")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True, preexec_fn=default_signals, cwd=tmp_path)
+    return runner, isolated_process_of(runner)
 
 
 def kill_and_check(runner, group, sig, min_members=1):
@@ -110,7 +114,6 @@ def kill_and_check(runner, group, sig, min_members=1):
         if runner.poll() is None:
             runner.kill()
             runner.wait()
-        runner.stderr.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -128,15 +131,7 @@ def test_killed_runner_leaves_no_benchmark_process_running(tmp_path, sig):
 
 def test_a_runner_under_nohup_still_ignores_sighup(tmp_path):
     """The runner forwards SIGHUP only when it would have died of it."""
-    suite = tmp_path / "suite.toml"
-    suite.write_text(LONG_SEARCH)
-    runner = subprocess.Popen(["nohup", str(PASIDBENCH), "run", str(suite), "--out",
-                               str(tmp_path / "out")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True, cwd=tmp_path)
-    child = wait_for(lambda: next((pid for pid, ppid, g in processes()
-                                   if ppid == runner.pid and g == pid), None),
-                     60, "the runner's test process")
+    runner, child = start_run(tmp_path, LONG_SEARCH, prefix=("nohup",))
     try:
         os.kill(runner.pid, signal.SIGHUP)
         time.sleep(1)
