@@ -71,3 +71,17 @@ def test_a_full_disk_never_leaves_half_an_export(tmp_path, suite):
     assert f"pasidbench: {target}: write failed: File too large" in r.stderr, r.stderr
     assert not target.exists(), "a torn export was left behind"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "small.toml"]  # no temp file
+
+
+def test_a_full_disk_never_leaves_half_a_bundle_nor_touches_a_neighbour(tmp_path, suite):
+    neighbour = tmp_path / "bundle.tar.gz.work"  # the scratch name `lava bundle` used to remove
+    neighbour.mkdir()
+    (neighbour / "mine").write_text("not the suite's\n")
+    target = tmp_path / "bundle.tar.gz"
+    r = pb("lava", "bundle", "--suite", suite, "--out", target, limit=64 * 1024)
+    assert r.returncode == 1, r.stderr
+    # Staging the files or writing the tarball: either way the message names it.
+    assert r.stderr.startswith(f"pasidbench: {target}"), r.stderr
+    assert "internal error" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [neighbour.name, "small.toml"]
+    assert (neighbour / "mine").read_text() == "not the suite's\n"
