@@ -10,6 +10,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "results/file_io.h"
+
 namespace pasidbench {
 
 JsonlWriter::JsonlWriter(const std::string& path) : path_(path) {
@@ -17,8 +19,7 @@ JsonlWriter::JsonlWriter(const std::string& path) : path_(path) {
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0)
-    throw std::runtime_error(path + ": cannot open for writing: " + std::strerror(errno));
+  if (fd_ < 0) throw WriteError(path + ": cannot open for writing: " + std::strerror(errno));
 }
 
 JsonlWriter::~JsonlWriter() {
@@ -34,19 +35,7 @@ void JsonlWriter::append(const nlohmann::json& record) {
     if (::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n')
       line.insert(line.begin(), '\n');
   }
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(path_ + ": write failed: " + std::strerror(errno));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd_) != 0)
-    throw std::runtime_error(path_ + ": fsync failed: " + std::strerror(errno));
+  append_whole(fd_, line, path_);
 }
 
 JsonlContents read_jsonl(const std::string& path) {
@@ -65,6 +54,7 @@ JsonlContents read_jsonl(const std::string& path) {
       continue;
     }
     out.records.push_back(std::move(j));
+    out.line_numbers.push_back(lineno);
   }
   return out;
 }

@@ -18,8 +18,10 @@ class JsonlWriter {
   JsonlWriter(const JsonlWriter&) = delete;
   JsonlWriter& operator=(const JsonlWriter&) = delete;
 
-  // Writes one line and fsyncs it. A torn last line from an earlier crash is
-  // terminated first so the new record starts on its own line.
+  // Writes one line and fsyncs it, whole or not at all: on a full disk the
+  // file is cut back and WriteError (results/file_io.h) names it. A torn last
+  // line from an earlier crash is terminated first so the new record starts
+  // on its own line.
   void append(const nlohmann::json& record);
   const std::string& path() const { return path_; }
 
@@ -30,6 +32,7 @@ class JsonlWriter {
 
 struct JsonlContents {
   std::vector<nlohmann::json> records;
+  std::vector<int> line_numbers;      // of each record in the file, for messages
   std::vector<std::string> problems;  // "results.jsonl:7: truncated line (run crashed?)"
 };
 

@@ -63,12 +63,18 @@ std::string kcidb_path_part(const std::string& text) {
 
 json kcidb_report(const std::vector<json>& lines, const KcidbOptions& o) {
   if (!std::regex_match(o.origin, std::regex("[a-z0-9_]+")))
-    throw std::runtime_error("KCIDB origin must match [a-z0-9_]+, not '" + o.origin + "'");
+    throw KcidbInputError(-1, "KCIDB origin must match [a-z0-9_]+, not '" + o.origin + "'");
   json checkouts = json::array(), builds = json::array(), tests = json::array();
   std::map<std::string, std::string> build_of;  // kernel key -> build id
-  for (const auto& line : lines) {
-    if (line.value("record", "") != "test") continue;
-    ResultRecord r = record_from_json(line);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const json& line = lines[i];
+    if (!line.is_object() || line.value("record", json()) != "test") continue;
+    ResultRecord r;
+    try {
+      r = record_from_json(line);
+    } catch (const std::exception& e) {
+      throw KcidbInputError(static_cast<long>(i), std::string("not a result record: ") + e.what());
+    }
     const auto& k = r.provenance.kernel;
     const auto& m = r.provenance.machine;
     std::string key = k.name + "@" + (k.build_id.empty() ? k.release : k.build_id);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,18 @@ struct KcidbOptions {
   std::string tree_name;              // checkout.tree_name, when known
 };
 
+// The origin KCIDB would reject, or a record it cannot take: `record` is the
+// index into kcidb_report's `records` (-1 for the origin), so the caller can
+// name the flag or the results file's line.
+class KcidbInputError : public std::runtime_error {
+ public:
+  KcidbInputError(long record, const std::string& what)
+      : std::runtime_error(what), record(record) {}
+  long record;
+};
+
 // `records` are results.jsonl lines (environment records are skipped).
-// Throws std::runtime_error for an origin KCIDB would reject.
+// Throws KcidbInputError.
 nlohmann::json kcidb_report(const std::vector<nlohmann::json>& records,
                             const KcidbOptions& options);
 

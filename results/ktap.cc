@@ -2,9 +2,47 @@
 
 namespace pasidbench {
 
-std::string ktap_name(const std::string& name) {
+namespace {
+
+std::string hex_escape(unsigned char c) {
+  static const char digits[] = "0123456789abcdef";
+  return std::string("\\x") + digits[c >> 4] + digits[c & 0xf];
+}
+
+}  // namespace
+
+std::string ktap_text(std::string_view text) {
   std::string out;
-  for (char c : name) out += (c == '#' || c == '\n') ? '_' : c;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    // U+0085, U+2028 and U+2029 end a line for Python's str.splitlines().
+    bool unicode_break = (c == 0xc2 && i + 1 < text.size() && text[i + 1] == '\x85') ||
+                         (c == 0xe2 && i + 2 < text.size() && text[i + 1] == '\x80' &&
+                          (text[i + 2] == '\xa8' || text[i + 2] == '\xa9'));
+    if (unicode_break) {
+      size_t n = c == 0xc2 ? 2 : 3;
+      for (size_t k = 0; k < n; ++k) out += hex_escape(static_cast<unsigned char>(text[i + k]));
+      i += n - 1;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += hex_escape(c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string ktap_name(const std::string& name) {
+  std::string out = ktap_text(name);
+  for (char& c : out)
+    if (c == '#') c = '_';
   return out;
 }
 
@@ -14,7 +52,7 @@ void KtapWriter::header(int planned) {
 }
 
 void KtapWriter::diagnostic(const std::string& line) {
-  out_ << pad() << "# " << line << "\n";
+  out_ << pad() << "# " << ktap_text(line) << "\n";
   out_.flush();
 }
 
@@ -22,8 +60,7 @@ void KtapWriter::result(const std::string& name, Outcome outcome, const std::str
                         const std::vector<std::string>& diagnostics, bool expect_fail) {
   for (const auto& d : diagnostics) diagnostic(d);
   ++number_;
-  std::string one_line_reason;
-  for (char c : reason) one_line_reason += c == '\n' ? ' ' : c;
+  std::string one_line_reason = ktap_text(reason);
   out_ << pad();
   if (expect_fail && (outcome == Outcome::kFail || outcome == Outcome::kPass)) {
     if (outcome == Outcome::kFail) {

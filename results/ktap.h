@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "results/record.h"
@@ -36,7 +37,14 @@ class KtapWriter {
   int pass_ = 0, fail_ = 0, skip_ = 0, error_ = 0, xfail_ = 0, xpass_ = 0;
 };
 
-// A test description safe for a KTAP result line ('#' starts a directive).
+// Text that cannot leave its KTAP line: newline, carriage return and tab
+// become \n, \r and \t, other control characters (and the Unicode line
+// breaks U+0085, U+2028, U+2029) \xNN. Every line the writer emits passes
+// its text through this, so no name, reason or trace can forge a result.
+std::string ktap_text(std::string_view text);
+
+// A test description safe for a KTAP result line: ktap_text, and '#' (which
+// starts a directive) becomes '_'.
 std::string ktap_name(const std::string& name);
 
 }  // namespace pasidbench

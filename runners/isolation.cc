@@ -11,21 +11,12 @@
 #include <cstring>
 #include <string>
 
+#include "results/file_io.h"
+#include "runners/child_groups.h"
+
 namespace pasidbench {
 
 namespace {
-
-void write_all(int fd, const std::string& data) {
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
 
 std::string signal_name(int sig) {
   const char* abbrev = sigabbrev_np(sig);
@@ -44,6 +35,7 @@ ResultRecord run_isolated(const std::function<ResultRecord()>& body, int timeout
     return r;
   }
   std::fflush(nullptr);  // no buffered output duplicated into the child
+  pid_t runner = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fds[0]);
@@ -54,7 +46,7 @@ ResultRecord run_isolated(const std::function<ResultRecord()>& body, int timeout
     return r;
   }
   if (pid == 0) {
-    ::setpgid(0, 0);
+    start_group_dying_with(runner);
     ::close(fds[0]);
     std::string payload;
     int status = 0;
@@ -67,12 +59,13 @@ ResultRecord run_isolated(const std::function<ResultRecord()>& body, int timeout
       payload = to_json(r).dump();
       status = 3;
     }
-    write_all(fds[1], payload);
+    write_fully(fds[1], payload.data(), payload.size());
     ::close(fds[1]);
     std::fflush(nullptr);
     ::_exit(status);
   }
   ::setpgid(pid, pid);  // both sides, so the kill below cannot race the child's own call
+  track_child_group(pid);
   ::close(fds[1]);
 
   std::string payload;
@@ -103,6 +96,7 @@ ResultRecord run_isolated(const std::function<ResultRecord()>& body, int timeout
   }
   // Stragglers the test left in its group (forked workloads) go too.
   ::kill(-pid, SIGKILL);
+  untrack_child_group(pid);
 
   ResultRecord r = skeleton;
   if (timed_out) {

@@ -9,10 +9,11 @@
 
 namespace pasidbench {
 
-// `body` runs in a child process (its own process group). Its record comes
-// back through a pipe. On SIGSEGV and friends the returned record is
-// `skeleton` with outcome crashed and reason "crashed: SIGSEGV"; past
-// `timeout_s` the whole group is killed and the outcome is timeout.
+// `body` runs in a child process (its own process group, which dies with the
+// runner: runners/child_groups.h). Its record comes back through a pipe. On
+// SIGSEGV and friends the returned record is `skeleton` with outcome crashed
+// and reason "crashed: SIGSEGV"; past `timeout_s` the whole group is killed
+// and the outcome is timeout.
 ResultRecord run_isolated(const std::function<ResultRecord()>& body, int timeout_s,
                           const ResultRecord& skeleton);
 

@@ -1,7 +1,7 @@
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
+#include "results/file_io.h"
 #include "results/jsonl_store.h"
 #include "results/kcidb.h"
 #include "runners/cli/commands.h"
@@ -32,16 +32,16 @@ void add_export_command(CLI::App& app, int& exit_code) {
     nlohmann::json report;
     try {
       report = kcidb_report(contents.records, options);
-    } catch (const std::exception& e) {
-      throw InputError({"--origin", 0}, e.what());
+    } catch (const KcidbInputError& e) {
+      // The flag, or the line of the results file, that is at fault.
+      SourceLocation where = e.record < 0 ? SourceLocation{"--origin", 0}
+                                          : SourceLocation{path, contents.line_numbers[e.record]};
+      throw InputError(where, e.what());
     }
-    if (out_path.empty()) {
+    if (out_path.empty())
       std::cout << report.dump(2) << "\n";
-    } else {
-      std::ofstream out(out_path);
-      if (!(out << report.dump(2) << "\n"))
-        throw InputError({"--out", 0}, "cannot write " + out_path);
-    }
+    else
+      replace_file(out_path, report.dump(2) + "\n");
     exit_code = 0;
   });
 }

@@ -1,7 +1,11 @@
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
+#include "results/file_io.h"
 #include "results/jsonl_store.h"
 #include "runners/cli/commands.h"
 #include "runners/lab/kernel_fetch.h"
@@ -19,8 +23,7 @@ void write_or_print(const std::string& text, const std::string& path) {
     std::cout << text;
     return;
   }
-  std::ofstream out(path);
-  if (!(out << text)) throw InputError({"--out", 0}, "cannot write " + path);
+  replace_file(path, text);
 }
 
 }  // namespace
@@ -48,9 +51,18 @@ void add_lava_command(CLI::App& app, int& exit_code) {
   bundle->add_option("--out", bundle_out, "the .tar.gz to write")->required();
   bundle->callback([&exit_code] {
     lab::plan_lab_tests(bundle_suite, "", {});  // bad input stops here
-    std::string work = bundle_out + ".work";
-    lab::write_bundle(std::filesystem::read_symlink("/proc/self/exe").string(), bundle_suite, work,
-                      bundle_out);
+    // A scratch directory of our own: never one of the user's that happens
+    // to share the name.
+    std::string work = bundle_out + ".work-XXXXXX";
+    if (!::mkdtemp(work.data()))
+      throw WriteError(work + ": cannot create a scratch directory: " + std::strerror(errno));
+    try {
+      lab::write_bundle(std::filesystem::read_symlink("/proc/self/exe").string(), bundle_suite,
+                        work, bundle_out);
+    } catch (...) {
+      std::filesystem::remove_all(work);
+      throw;
+    }
     std::filesystem::remove_all(work);
     std::cerr << "lava: bundle written to " << bundle_out << "\n";
     exit_code = 0;

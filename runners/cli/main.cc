@@ -1,6 +1,7 @@
 // pasidbench: benchmark and conformance suite for Linux kernel PASID policies.
 #include <iostream>
 
+#include "results/file_io.h"
 #include "runners/cli/commands.h"
 #include "suites/workload/input_error.h"
 
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
   } catch (const pasidbench::InputError& e) {
     std::cerr << "pasidbench: " << e.what() << "\n";
     return 2;
+  } catch (const pasidbench::WriteError& e) {
+    // A full disk: what was written before is whole, the rest is not there.
+    std::cerr << "pasidbench: " << e.what() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "pasidbench: internal error: " << e.what() << "\n";
     return 3;

@@ -20,6 +20,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "results/file_io.h"
+#include "runners/child_groups.h"
 #include "runners/lab/channel.h"
 
 namespace pasidbench::lab {
@@ -41,19 +43,6 @@ double uptime_s(const std::string& root) {
   double up = -1;
   in >> up;
   return up;
-}
-
-bool write_all(int fd, const std::string& data) {
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  return true;
 }
 
 // VT-d extended capability bits (Intel VT-d spec, ECAP_REG): what SVA needs.
@@ -219,8 +208,9 @@ int run_agent(const AgentOptions& options,
   struct stat st {};
   bool regular = ::fstat(out, &st) == 0 && S_ISREG(st.st_mode);
   auto send = [&](const std::string& line) {
-    if (!write_all(out, line + "\n"))
-      std::cerr << "agent: write to " << channel << " failed: " << std::strerror(errno) << "\n";
+    std::string framed = line + "\n";
+    if (int e = write_fully(out, framed.data(), framed.size()))
+      std::cerr << "agent: write to " << channel << " failed: " << std::strerror(e) << "\n";
     if (regular) ::fdatasync(out);
   };
 
@@ -274,9 +264,11 @@ int run_agent(const AgentOptions& options,
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
   std::cout.flush();
+  pid_t agent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    start_group_dying_with(agent);
     ::close(err_pipe[0]);
     ::dup2(err_pipe[1], 2);
     ::dup2(err_pipe[1], 1);  // stdout may be the channel: keep the run's text off it
@@ -313,7 +305,7 @@ int run_agent(const AgentOptions& options,
         char buf[4096];
         ssize_t n = ::read(err_pipe[0], buf, sizeof buf);
         if (n > 0) {
-          write_all(2, std::string(buf, static_cast<size_t>(n)));
+          write_fully(2, buf, static_cast<size_t>(n));
           partial.append(buf, static_cast<size_t>(n));
           for (size_t nl; (nl = partial.find('\n')) != std::string::npos;
                partial.erase(0, nl + 1)) {

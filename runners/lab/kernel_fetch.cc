@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "results/file_io.h"
 #include "runners/lab/process.h"
 
 namespace pasidbench::lab {
@@ -81,6 +82,15 @@ PreparedKernel prepare_image(const KernelManifest& m) {
   return k;
 }
 
+// The marker that says a cache entry is complete, written whole.
+void write_marker(const fs::path& path, const std::string& text) {
+  try {
+    replace_file(path.string(), text);
+  } catch (const WriteError& e) {
+    throw KernelUnavailable(e.what());
+  }
+}
+
 std::string candidate_version(const std::string& package) {
   ProcessResult r = run_process({"apt-cache", "show", "--no-all-versions", package},
                                 ProcessOptions().with_timeout(60));
@@ -91,16 +101,34 @@ std::string candidate_version(const std::string& package) {
   throw KernelUnavailable("apt-cache show " + package + ": no Version field");
 }
 
+// The cache directory of one kernel: `name` (from a manifest, or from apt)
+// must be one plain name, so that removing the directory stays in the cache.
+fs::path cache_entry(const fs::path& cache, const std::string& name) {
+  if (!is_plain_file_name(name) || !path_under(cache, name))
+    throw KernelUnavailable("'" + name + "' cannot name a directory in the kernel cache " +
+                            cache.string());
+  return *path_under(cache, name);
+}
+
+// Removes a cache entry left half made by an earlier fetch or build.
+void remove_cache_entry(const fs::path& cache, const fs::path& dir) {
+  std::error_code ec;
+  if (!remove_all_under(cache, dir.filename(), ec))
+    throw KernelUnavailable("refusing to remove " + dir.string() + ": not a directory in " +
+                            cache.string());
+  if (ec) throw KernelUnavailable("cannot remove " + dir.string() + ": " + ec.message());
+}
+
 PreparedKernel prepare_debian(const KernelManifest& m, const fs::path& cache, std::ostream& log) {
   std::string package = resolve_debian_package(m.package);
   std::string version = m.version.empty() ? candidate_version(package) : m.version;
-  fs::path dir = cache / (package + "_" + version);
+  fs::path dir = cache_entry(cache, package + "_" + version);
   fs::path done = dir / ".unpacked";
   if (!fs::exists(done)) {
     log << "  fetching " << package << "=" << version << " (apt-get download + dpkg-deb)\n"
         << std::flush;
     std::error_code ec;
-    fs::remove_all(dir, ec);
+    remove_cache_entry(cache, dir);
     fs::create_directories(dir / "download", ec);
     if (ec) throw KernelUnavailable("cannot create " + dir.string() + ": " + ec.message());
     ProcessResult dl =
@@ -120,8 +148,8 @@ PreparedKernel prepare_debian(const KernelManifest& m, const fs::path& cache, st
                                         "sh", deb, dir.string()},
                                        ProcessOptions().with_timeout(600));
     if (!unpack.ok()) throw KernelUnavailable("unpacking " + deb + ": " + unpack.describe(600));
-    fs::remove_all(dir / "download", ec);
-    std::ofstream(done) << package << "=" << version << "\n";
+    remove_all_under(dir, "download", ec);
+    write_marker(done, package + "=" + version + "\n");
   }
   PreparedKernel k;
   std::string release;
@@ -159,7 +187,8 @@ PreparedKernel prepare_build(const KernelManifest& m, const fs::path& cache, std
   if (fs::exists(m.base_config)) inputs.push_back(m.base_config);
   std::string patch_hash = m.patches.empty() ? "" : sha256_of_files(m.patches);
   std::string input_hash = sha256_of_files(inputs).substr(0, 16);
-  fs::path dir = cache / ("build-" + m.name + "-" + commit.substr(0, 12) + "-" + input_hash);
+  fs::path dir =
+      cache_entry(cache, "build-" + m.name + "-" + commit.substr(0, 12) + "-" + input_hash);
   fs::path src = dir / "src", install = dir / "install";
   fs::path done = dir / ".built";
 
@@ -169,7 +198,7 @@ PreparedKernel prepare_build(const KernelManifest& m, const fs::path& cache, std
   if (!fs::exists(done)) {
     std::error_code ec;
     if (fs::exists(src)) git({"worktree", "remove", "--force", src.string()}, m.tree);
-    fs::remove_all(dir, ec);
+    remove_cache_entry(cache, dir);
     fs::create_directories(dir, ec);
     log << "  checking out " << m.ref << " (" << commit.substr(0, 12) << ") into " << src << "\n";
     git({"worktree", "add", "--detach", src.string(), commit}, m.tree);
@@ -202,7 +231,7 @@ PreparedKernel prepare_build(const KernelManifest& m, const fs::path& cache, std
     make({"olddefconfig"});
     make({"bzImage", "modules"});
     make({"modules_install", "INSTALL_MOD_PATH=" + install.string()});
-    std::ofstream(done) << k.build_id << "\n";
+    write_marker(done, k.build_id + "\n");
   }
   ProcessResult rel =
       run_process({"make", "-s", "kernelrelease"}, ProcessOptions().in_dir(src.string()));

@@ -1,6 +1,7 @@
 #include "runners/lab/kernel_manifest.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "suites/workload/toml_reader.h"
@@ -19,6 +20,13 @@ std::vector<std::string> strings(const TomlReader& r, const toml::table& t, std:
       out.emplace_back(*n.as_string());
     }
   return out;
+}
+
+bool is_file_name_like(const std::string& name) {
+  return !name.empty() && name.size() <= 128 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") ==
+             std::string::npos;
 }
 
 std::string joined(const std::vector<std::string>& names) {
@@ -49,6 +57,22 @@ void check_package_pattern(const TomlReader& r, const toml::table& t, const std:
                          p + "'");
 }
 
+// Debian policy 5.6.12: [epoch:]upstream_version[-debian_revision], starting
+// with a digit. The version names the cache directory the package is
+// unpacked into, which is removed when a fetch did not finish: nothing in it
+// may lead out of the cache.
+void check_debian_version(const TomlReader& r, const toml::table& t, const std::string& v) {
+  bool ok =
+      v.size() <= 128 && std::isdigit(static_cast<unsigned char>(v[0])) &&
+      v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~:-") ==
+          std::string::npos;
+  if (!ok)
+    throw InputError(r.at(*t.get("version")),
+                     "version must be a Debian package version (digits first, then letters, "
+                     "digits and . + ~ : -, e.g. 6.1.27-1), not '" +
+                         v + "'");
+}
+
 KernelManifest read_manifest(const TomlReader& r, const toml::table& root, const std::string& dir) {
   r.only_keys(root, {"kernel", "source", "vm"}, "a kernel manifest");
   KernelManifest m;
@@ -57,11 +81,13 @@ KernelManifest read_manifest(const TomlReader& r, const toml::table& root, const
   m.where = r.at(k);
   r.only_keys(k, {"name", "description", "policy", "sva", "notes", "cmdline"}, "[kernel]");
   m.name = r.string(k, "name");
-  if (m.name.empty() || m.name.find_first_not_of(
-                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") !=
-                            std::string::npos)
+  // It names directories (out/kernels/<name>): "." or ".." would be the
+  // output root or its parent.
+  if (!is_file_name_like(m.name))
     throw InputError(r.at(*k.get("name")),
-                     "name may only use letters, digits and . _ + - (it names files and ids)");
+                     "name must start with a letter or digit and use only letters, digits and "
+                     ". _ + - (it names files and ids), not '" +
+                         m.name + "'");
   m.description = r.optional_string(k, "description").value_or("");
   m.policy = r.string(k, "policy");
   const auto& policies = known_kernel_policies();
@@ -100,6 +126,7 @@ KernelManifest read_manifest(const TomlReader& r, const toml::table& root, const
     m.package = r.string(s, "package");
     check_package_pattern(r, s, m.package);
     m.version = r.optional_string(s, "version").value_or("");
+    if (!m.version.empty()) check_debian_version(r, s, m.version);
   } else if (type == "build") {
     r.only_keys(s, {"type", "tree", "ref", "patches", "config", "config_fragments"},
                 "[source] of type build");

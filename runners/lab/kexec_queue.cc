@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "results/file_io.h"
 #include "results/jsonl_store.h"
 #include "runners/environment.h"
 #include "runners/lab/kernel_fetch.h"
@@ -31,10 +32,6 @@ std::string read_cmdline(const std::string& root) {
   std::string s;
   std::getline(in, s);
   return s;
-}
-
-fs::path kernel_results_dir(const std::string& out_dir, const std::string& kernel) {
-  return fs::path(out_dir) / "kernels" / kernel;
 }
 
 // Copies what a kernel's own run recorded into the night's results.jsonl;
@@ -87,22 +84,8 @@ KexecQueue load_kexec_queue(const std::string& out_dir) {
 void save_kexec_queue(const std::string& out_dir, const KexecQueue& q) {
   json j = {{"manifests", q.manifests},       {"suite", q.suite},       {"filter", q.filter},
             {"max_attempts", q.max_attempts}, {"attempts", q.attempts}, {"reached", q.reached}};
-  std::string path = kexec_queue_path(out_dir);
-  std::string tmp = path + ".tmp";
-  std::string text = j.dump(2) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write " + tmp);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error("cannot write " + path);
-  // The rename must reach the disk before a reboot too.
-  int dir = ::open(out_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  // Whole or not at all, and on the disk before a reboot.
+  replace_file(kexec_queue_path(out_dir), j.dump(2) + "\n");
 }
 
 std::string booted_kernel_name(const std::string& cmdline) {

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "results/file_io.h"
 #include "runners/environment.h"
 #include "runners/suite_runner.h"
 #include "suites/workload/suite.h"
@@ -21,6 +22,16 @@ std::vector<KernelManifest> load_manifests(const std::vector<std::string>& paths
     out.push_back(std::move(m));
   }
   return out;
+}
+
+std::filesystem::path kernel_results_dir(const std::string& out_dir,
+                                         const std::string& kernel_name) {
+  std::filesystem::path kernels = std::filesystem::path(out_dir) / "kernels";
+  std::optional<std::filesystem::path> dir = path_under(kernels, kernel_name);
+  if (!dir || !is_plain_file_name(kernel_name))
+    throw InputError("kernel name '" + kernel_name + "' cannot name a directory in " +
+                     kernels.string());
+  return *dir;
 }
 
 std::vector<TestCase> plan_lab_tests(const std::string& suite_path, const std::string& filter,

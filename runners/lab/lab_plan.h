@@ -3,6 +3,7 @@
 // write the `pasidbench run` command line the machine under test executes.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,13 @@ namespace pasidbench::lab {
 
 // Loads every manifest; names must be unique. Throws InputError.
 std::vector<KernelManifest> load_manifests(const std::vector<std::string>& paths);
+
+// OUT/kernels/NAME: one kernel's own files (console logs, its run's
+// results). Built with path_under, so a name can never reach outside
+// OUT/kernels; throws InputError for one that would (the manifest loader
+// rejects those first).
+std::filesystem::path kernel_results_dir(const std::string& out_dir,
+                                         const std::string& kernel_name);
 
 // The suite's tests as the machine under test will run them: on the host
 // backend, in order. Throws InputError.

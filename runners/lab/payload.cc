@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "results/file_io.h"
 #include "runners/lab/process.h"
 #include "suites/workload/suite.h"
 
@@ -162,19 +163,26 @@ Payload build_payload(const PayloadSpec& spec) {
 
 void stage_payload(const Payload& payload, const std::string& dir) {
   for (const auto& f : payload.files) {
-    fs::path dest = fs::path(dir) / f.dest;
-    fs::create_directories(dest.parent_path());
-    std::error_code ec;
-    fs::remove(dest, ec);
-    if (!f.link_target.empty()) {
-      fs::create_symlink(f.link_target, dest);
-    } else if (!f.source.empty()) {
-      fs::copy_file(f.source, dest);
-    } else {
-      std::ofstream(dest, std::ios::binary) << f.content;
+    std::optional<fs::path> under = path_under(dir, f.dest);
+    if (!under) throw std::runtime_error("payload file " + f.dest + " would land outside " + dir);
+    fs::path dest = *under;
+    try {
+      fs::create_directories(dest.parent_path());
+      std::error_code ec;
+      fs::remove(dest, ec);
+      if (!f.link_target.empty()) {
+        fs::create_symlink(f.link_target, dest);
+      } else if (!f.source.empty()) {
+        fs::copy_file(f.source, dest);
+      } else {
+        replace_file(dest.string(), f.content);
+      }
+      if (f.link_target.empty())
+        fs::permissions(dest, static_cast<fs::perms>(f.mode), fs::perm_options::replace);
+    } catch (const fs::filesystem_error& e) {
+      // A full disk while staging is a write failure, not an internal error.
+      throw WriteError(dest.string() + ": " + e.code().message());
     }
-    if (f.link_target.empty())
-      fs::permissions(dest, static_cast<fs::perms>(f.mode), fs::perm_options::replace);
   }
 }
 

@@ -59,7 +59,8 @@ std::vector<std::string> shared_libraries(const std::string& binary);
 // (build/suites/micro/pasidbench-micro), or empty.
 std::string find_micro_binary(const std::string& pasidbench_binary);
 
-// Writes the payload into `dir` (kBundled layout), for tar.
+// Writes the payload into `dir` (kBundled layout), for tar. Throws
+// WriteError when a file cannot be written.
 void stage_payload(const Payload& payload, const std::string& dir);
 
 }  // namespace pasidbench::lab

@@ -15,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "runners/child_groups.h"
+
 namespace pasidbench::lab {
 
 namespace {
@@ -39,12 +41,14 @@ std::vector<char*> c_argv(std::vector<std::string>& argv) {
   return out;
 }
 
-// The child half of every spawn: own process group, fds in place, exec.
-// Reports an exec failure as errno through `err_fd` (close-on-exec).
-[[noreturn]] void exec_child(std::vector<std::string> argv, int stdin_fd, int stdout_fd,
-                             int stderr_fd, const std::string& cwd,
+// The child half of every spawn: own process group, killed when `parent`
+// dies, fds in place, exec. Reports an exec failure as errno through
+// `err_fd` (close-on-exec).
+[[noreturn]] void exec_child(pid_t parent, std::vector<std::string> argv, int stdin_fd,
+                             int stdout_fd, int stderr_fd, const std::string& cwd,
                              const std::vector<std::string>& env, int err_fd) {
   ::setpgid(0, 0);
+  exec_child_dies_with(parent);
   if (stdin_fd >= 0) ::dup2(stdin_fd, 0);
   if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
   if (stderr_fd >= 0) ::dup2(stderr_fd, 2);
@@ -105,10 +109,11 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     }
   }
   std::fflush(nullptr);
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0)
-    exec_child(argv, in[0], file_fd >= 0 ? file_fd : out[1], options.pass_stderr ? -1 : err[1],
-               options.cwd, options.env, report[1]);
+    exec_child(parent, argv, in[0], file_fd >= 0 ? file_fd : out[1],
+               options.pass_stderr ? -1 : err[1], options.cwd, options.env, report[1]);
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
@@ -120,12 +125,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     return result;
   }
   ::setpgid(pid, pid);
+  track_child_group(pid);
   if (int e = exec_errno(report[0])) {
     result.start_error = argv[0] + ": " + std::strerror(e);
     ::close(in[1]);
     ::close(out[0]);
     ::close(err[0]);
     ::waitpid(pid, nullptr, 0);
+    untrack_child_group(pid);
     return result;
   }
 
@@ -181,6 +188,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  untrack_child_group(pid);
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;
@@ -199,10 +207,11 @@ bool ChildProcess::spawn(const std::vector<std::string>& argv, int stdout_fd, in
     return false;
   }
   std::fflush(nullptr);
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
     int devnull = ::open("/dev/null", O_RDONLY);
-    exec_child(argv, devnull, stdout_fd, stderr_fd, {}, {}, report[1]);
+    exec_child(parent, argv, devnull, stdout_fd, stderr_fd, {}, {}, report[1]);
   }
   ::close(report[1]);
   if (pid < 0) {
@@ -211,8 +220,10 @@ bool ChildProcess::spawn(const std::vector<std::string>& argv, int stdout_fd, in
     return false;
   }
   ::setpgid(pid, pid);
+  track_child_group(pid);
   if (int e = exec_errno(report[0])) {
     ::waitpid(pid, nullptr, 0);
+    untrack_child_group(pid);
     *error = argv[0] + ": " + std::strerror(e);
     return false;
   }
@@ -265,6 +276,7 @@ bool ChildProcess::exited(int* status) {
   pid_t r = ::waitpid(pid_, status, WNOHANG);
   if (r == pid_) {
     reaped_ = true;
+    untrack_child_group(pid_);
     return true;
   }
   return false;
@@ -275,6 +287,7 @@ void ChildProcess::kill_group() {
   ::kill(-pid_, SIGKILL);
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
+  untrack_child_group(pid_);
   reaped_ = true;
 }
 

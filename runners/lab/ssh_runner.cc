@@ -4,11 +4,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "results/file_io.h"
 #include "runners/lab/channel.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
@@ -44,9 +48,19 @@ void write_bundle(const std::string& pasidbench_binary, const std::string& suite
   fs::path staging = fs::path(work_dir) / "bundle";
   fs::remove_all(staging);
   stage_payload(payload, staging.string());
-  ProcessResult r = run_process({"tar", "-C", staging.string(), "-czf", tarball, "."},
+  // tar writes beside the tarball, renamed when whole: a full disk leaves
+  // the old bundle, never half of a new one.
+  std::string partial = tarball + ".partial";
+  ProcessResult r = run_process({"tar", "-C", staging.string(), "-czf", partial, "."},
                                 ProcessOptions().with_timeout(300));
-  if (!r.ok()) throw std::runtime_error("tar: " + r.describe(300));
+  std::string failed = !r.ok() ? "tar: " + r.describe(300)
+                       : std::rename(partial.c_str(), tarball.c_str()) != 0
+                           ? std::string("rename failed: ") + std::strerror(errno)
+                           : "";
+  if (!failed.empty()) {
+    std::remove(partial.c_str());
+    throw WriteError(tarball + ": " + failed);
+  }
 }
 
 int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
@@ -65,7 +79,7 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
                                                  : o.pasidbench_binary;
 
   fs::path out(o.out_dir);
-  fs::path kdir = out / "kernels" / k.name;
+  fs::path kdir = kernel_results_dir(o.out_dir, k.name);
   fs::create_directories(kdir);
   fs::path work = out / "work";
   LabResults results(out.string(), o.resume);

@@ -361,7 +361,7 @@ bool settle_boot(const BootResult& br, int attempt, int max_boots, const std::st
 int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<TestCase>& plan,
                const std::string& prefix) {
   const LabOptions& o = lab.options;
-  fs::path kdir = lab.out / "kernels" / k.name;
+  fs::path kdir = kernel_results_dir(lab.out.string(), k.name);
   fs::create_directories(kdir);
   auto kernel_start = Clock::now();
   Provenance prov = lab_provenance(k, k.release, "", "", lab.guest_hostname, true, o.time_base);

@@ -26,6 +26,10 @@ Suite read_suite(const TomlReader& r, const toml::table& root) {
   const toml::table& head = r.table(root, "suite");
   r.only_keys(head, {"name", "description", "backends", "timeout_s", "repetitions"}, "[suite]");
   s.name = r.string(head, "name");
+  // It names the default output directory, out/<name>-<run id>.
+  if (s.name.empty() || s.name.find_first_of(std::string("/\0", 2)) != std::string::npos)
+    throw InputError(r.at(*head.get("name")),
+                     "name must be one file name (no '/'): it names the output directory");
   s.description = r.optional_string(head, "description").value_or("");
   s.backends = string_list(r, head, "backends");
   s.timeout_s = static_cast<int>(r.optional_int(head, "timeout_s").value_or(120));

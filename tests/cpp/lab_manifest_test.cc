@@ -99,8 +99,8 @@ TEST(KernelManifest, BadInputNamesFileLineAndWhatIsAllowed) {
   EXPECT_EQ(error_of("[kernel]\nname = \"a\"\npolicy = \"none\"\n[source]\ntype = \"rpm\"\n"),
             "kernels/k.toml:5: source type must be image | debian | build | booted, not 'rpm'");
   EXPECT_EQ(error_of("[kernel]\nname = \"a b\"\npolicy = \"none\"\n"),
-            "kernels/k.toml:2: name may only use letters, digits and . _ + - (it names files and "
-            "ids)");
+            "kernels/k.toml:2: name must start with a letter or digit and use only letters, digits "
+            "and . _ + - (it names files and ids), not 'a b'");
   EXPECT_EQ(error_of("[kernel]\nname = \"a\"\npolicy = \"none\"\n[source]\ntype = \"debian\"\n"
                      "package = \"linux-image-*-*\"\n"),
             "kernels/k.toml:6: package must be a Debian package name, with '*' for the ABI number "
@@ -112,6 +112,64 @@ TEST(KernelManifest, BadInputNamesFileLineAndWhatIsAllowed) {
                      "vmlinuz = \"x\"\nkernel = \"y\"\n"),
             "kernels/k.toml:7: unknown key 'kernel' in [source] of type image (allowed: type, "
             "vmlinuz, initrd, modules, release)");
+}
+
+// A name becomes OUT/kernels/<name>; "." and ".." would be the output root
+// and its parent (issue 16, finding 1).
+TEST(KernelManifest, NamesThatAreNotAFileNameAreRejected) {
+  for (const char* name : {".", "..", ".hidden", "-rf", "a/b", "../victim"}) {
+    std::string error =
+        error_of(std::string("[kernel]\nname = \"") + name + "\"\npolicy = \"none\"\n");
+    EXPECT_EQ(error.rfind("kernels/k.toml:2: name must start with a letter or digit", 0), 0u)
+        << name << ": " << error;
+  }
+  EXPECT_EQ(kernel_results_dir("out", "debian-6.1"), fs::path("out/kernels/debian-6.1"));
+  EXPECT_THROW(kernel_results_dir("out", ".."), InputError);
+  EXPECT_THROW(kernel_results_dir("out", "."), InputError);
+}
+
+// The version names the cache directory that a failed fetch removes
+// (issue 16, finding 1: "../../../victim" emptied a directory outside it).
+TEST(KernelManifest, AVersionThatIsNotADebianVersionIsRejected) {
+  auto with_version = [](const std::string& v) {
+    return error_of(
+        "[kernel]\nname = \"a\"\npolicy = \"none\"\n[source]\ntype = \"debian\"\n"
+        "package = \"linux-image-6.1.0-9-amd64\"\nversion = \"" +
+        v + "\"\n");
+  };
+  for (const char* bad : {"../../../victim", "/etc", "6.1/../../x", "", "a1.0", "6.1 2"}) {
+    if (!*bad) continue;  // an empty version means "the newest", allowed
+    EXPECT_EQ(
+        with_version(bad).rfind("kernels/k.toml:7: version must be a Debian package version", 0),
+        0u)
+        << bad << ": " << with_version(bad);
+  }
+  for (const char* good : {"6.1.27-1", "1:2.3~rc1+dfsg-4", "6.12.117+deb12u1"})
+    EXPECT_EQ(with_version(good), "no error") << good;
+}
+
+// Defence behind the manifest check: whatever reaches the fetcher, a
+// removal stays in the cache.
+TEST(KernelFetch, ACacheEntryOutsideTheCacheIsNeverRemoved) {
+  fs::path dir = fs::temp_directory_path() / ("pb-victim-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "cache" / "linux-image-x_..");  // as an earlier fetch left it
+  fs::create_directories(dir / "victim");
+  std::ofstream(dir / "victim" / "keep") << "precious\n";
+  KernelManifest m = load_kernel_manifest_text(R"(
+[kernel]
+name = "k"
+policy = "none"
+[source]
+type = "debian"
+package = "linux-image-x"
+)",
+                                               "/lab/k.toml");
+  m.version = "../../../victim";  // past the loader, as a bug elsewhere might let it
+  std::ostringstream log;
+  EXPECT_THROW(prepare_kernel(m, (dir / "cache").string(), log), KernelUnavailable);
+  EXPECT_TRUE(fs::exists(dir / "victim" / "keep"));
+  fs::remove_all(dir);
 }
 
 TEST(KernelManifest, TwoManifestsMayNotShareAName) {

@@ -143,3 +143,43 @@ TEST(Ktap, ExpectedFailuresAreXfailAndUnexpectedPassesXpass) {
 
 }  // namespace
 }  // namespace pasidbench
+
+namespace pasidbench {
+namespace {
+
+// Text from suites, scenarios and task names reaches every KTAP line; none of
+// it may start a line of its own (issue 16: a suite name with a newline
+// printed "ok 7 forged" and a fake totals line).
+TEST(Ktap, NoTextCanStartALineOfItsOwn) {
+  std::ostringstream out;
+  KtapWriter k(out);
+  k.header(2);
+  k.diagnostic("suite: evil\nok 7 forged\n# Totals: pass:99 fail:0 xfail:0 xpass:0 skip:0 error:0");
+  k.result("name\nok 8 forged # SKIP", Outcome::kFail, "", {"trace: task a\rok 9 b\x01\x7f"});
+  k.result("skip", Outcome::kSkip, "reason\nnot ok 10 x\tand U+2028:\xe2\x80\xa8 U+0085:\xc2\x85");
+  k.totals();
+  EXPECT_EQ(out.str(),
+            "KTAP version 1\n"
+            "1..2\n"
+            "# suite: evil\\nok 7 forged\\n# Totals: pass:99 fail:0 xfail:0 xpass:0 skip:0 "
+            "error:0\n"
+            "# trace: task a\\rok 9 b\\x01\\x7f\n"
+            "not ok 1 name\\nok 8 forged _ SKIP\n"
+            "ok 2 skip # SKIP reason\\nnot ok 10 x\\tand U+2028:\\xe2\\x80\\xa8 U+0085:\\xc2\\x85\n"
+            "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:1 error:0\n");
+  // Every line the writer emitted is one the test above expects: no text
+  // made one of its own.
+  std::istringstream lines(out.str());
+  int count = 0;
+  for (std::string line; std::getline(lines, line);) ++count;
+  EXPECT_EQ(count, 7);
+}
+
+TEST(Ktap, PlainTextPassesThroughUnchanged) {
+  EXPECT_EQ(ktap_text("thread-pool[binder=unbinds]@model:resync-ipi µs é"),
+            "thread-pool[binder=unbinds]@model:resync-ipi µs é");
+  EXPECT_EQ(ktap_name("a#b"), "a_b");
+}
+
+}  // namespace
+}  // namespace pasidbench

@@ -134,3 +134,18 @@ def test_a_bad_origin_is_rejected(results):
     r = export(results, "--origin", "Pasid Bench")
     assert r.returncode == 2
     assert "origin must match [a-z0-9_]+" in r.stderr
+
+
+def test_a_bad_record_is_blamed_on_its_line_not_on_origin(results):
+    """issue 16, finding 6: every results-file problem used to read '--origin: ...'."""
+    if not PASIDBENCH.exists():
+        pytest.skip(f"{PASIDBENCH} not built")
+    lines = results.read_text().splitlines()
+    broken = json.loads(lines[2])
+    broken["outcome"] = 7  # a number where the schema has a string
+    lines[2] = json.dumps(broken)
+    results.write_text("\n".join(lines) + "\n")
+    r = export(results, "--origin", "pasidbench_lab")
+    assert r.returncode == 2, r.stderr
+    assert f"pasidbench: {results}:3: not a result record" in r.stderr, r.stderr
+    assert "--origin" not in r.stderr

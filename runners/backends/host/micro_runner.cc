@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "runners/child_groups.h"
 #include "suites/micro/topology.h"
 
 namespace pasidbench {
@@ -103,8 +104,11 @@ CapturedRun run_captured(const std::vector<std::string>& argv, int cpu) {
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::fflush(nullptr);
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid == 0) {
+    // Stays in our process group, which the runner kills as a whole.
+    exec_child_dies_with(parent);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     if (cpu >= 0) {

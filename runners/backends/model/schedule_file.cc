@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "results/file_io.h"
 #include "runners/backends/model/strategies.h"
 #include "suites/workload/input_error.h"
 
@@ -112,9 +113,7 @@ std::string save_replay_file(const ReplaySchedule& s, const std::string& dir) {
                      safe(std::filesystem::path(s.workload).stem().string()) + "-" +
                      hex64(s.digest).substr(0, 8) + ".json";
   std::filesystem::path path = std::filesystem::path(dir) / file;
-  std::ofstream out(path);
-  out << replay_to_json(s).dump(2) << "\n";
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+  replace_file(path.string(), replay_to_json(s).dump(2) + "\n");
   return path.string();
 }
 
