@@ -93,20 +93,20 @@ def test_pytest_without_a_summary_line_is_a_failure():
     assert c.failed == 1
 
 
-def test_the_script_prints_one_line_and_exits_1_on_failure(tmp_path):
-    (tmp_path / "c.txt").write_text("Test project /x\nNo tests were found!!!\n")
+def run_script(tmp_path, ctest_text):
+    (tmp_path / "c.txt").write_text(ctest_text)
     (tmp_path / "p.txt").write_text(PYTEST_ALL_PASS)
-    run = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "test_summary.py"),
          tmp_path / "c.txt", "0", tmp_path / "p.txt", "0"],
         capture_output=True, text=True)
+
+
+def test_the_script_prints_one_line_and_exits_1_on_failure(tmp_path):
+    run = run_script(tmp_path, "Test project /x\nNo tests were found!!!\n")
     assert run.returncode == 1
     assert run.stdout.splitlines()[-1] == "test.sh: 4 passed, 1 failed, 1 skipped"
-    (tmp_path / "c.txt").write_text(CTEST_ALL_PASS)
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "test_summary.py"),
-         tmp_path / "c.txt", "0", tmp_path / "p.txt", "0"],
-        capture_output=True, text=True)
+    run = run_script(tmp_path, CTEST_ALL_PASS)
     assert run.returncode == 0
     assert run.stdout == "test.sh: 6 passed, 0 failed, 2 skipped\n"
 
