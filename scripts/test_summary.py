@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 # "  3/41 Test  #3: Suite.Name ........   Passed    0.02 sec"
 # "  4/41 Test  #4: Suite.Other .......***Failed    0.02 sec"
 # "  5/41 Test  #5: Suite.Gone ........***Not Run   0.00 sec"
-_CTEST_RESULT = re.compile(
-    r"^\s*\d+/\d+\s+Test\s+#\d+:\s+(?P<name>\S+)\s+\.*\s*(?P<status>.*?)\s+"
-    r"[0-9.]+\s+sec\s*$")
+# Names may hold spaces and '#' (GoogleTest's "# GetParam() = ...") and a
+# long one is cut short with no dots, so the status is read from the end.
+_CTEST_RESULT = re.compile(r"^\s*\d+/\d+\s+Test\s+#\d+:\s+(?P<name>\S+)")
+_CTEST_STATUS = re.compile(
+    r"(?:\s(?P<passed>Passed)|(?P<other>(?:Subprocess aborted)?\*\*\*.*?))"
+    r"\s+[0-9.]+\s+sec\s*$")
 # "100% tests passed, 0 tests failed out of 42"
 _CTEST_TOTAL = re.compile(r"tests passed, (\d+) tests? failed out of (\d+)")
 # "=== 12 passed, 1 skipped, 2 warnings in 3.21s ===", "no tests ran in 0.01s"
@@ -52,9 +55,11 @@ def count_ctest(text: str, rc: int) -> Counts:
     seen = 0
     for line in text.splitlines():
         match = _CTEST_RESULT.match(line)
-        if not match:
+        status_match = _CTEST_STATUS.search(line) if match else None
+        if not status_match:
             continue
-        status = match["status"].strip("* ")
+        status = (status_match["passed"] or
+                  status_match["other"].split("***", 1)[1]).strip()
         if status == "Not Run (Disabled)":  # not in ctest's "out of N"
             counts.skipped += 1
             continue

@@ -131,3 +131,17 @@ def test_ctest_preset_with_no_matching_test_exits_non_zero():
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "No tests were found" in run.stdout + run.stderr
     assert run.returncode != 0
+
+
+def test_ctest_names_with_spaces_hash_and_no_dots():
+    text = """\
+Test project /src/build
+1/4 Test #1: Model/RealPolicy.Passes/mm_lifetime  # GetParam() = "mm-lifetime" ......   Passed    0.14 sec
+2/4 Test #2: A.Very.Long.Name.Cut.Short.Without.Any.Dots.At.A***Failed    0.02 sec
+3/4 Test #3: Crash.Case ..........***Exception: SegFault  0.01 sec
+4/4 Test #4: Slow.Case ...........***Timeout 300.01 sec
+
+50% tests passed, 3 tests failed out of 4
+"""
+    c = ts.count_ctest(text, 8)
+    assert (c.passed, c.failed, c.skipped) == (1, 3, 0), c.problems
