@@ -64,17 +64,27 @@ KernelSession::KernelSession(LabResults& results, std::vector<TestCase> plan, Pr
       run_id_(std::move(run_id)),
       log_(log),
       prefix_(std::move(log_prefix)) {
-  std::set<std::string> planned = {kBootTestId};
-  for (const auto& t : plan_) planned.insert(t.test_id);
+  std::map<std::string, const TestCase*> planned = {{kBootTestId, nullptr}};
+  for (const auto& t : plan_) planned[t.test_id] = &t;
   std::map<std::string, ResultRecord> earlier;
   for (const auto& line : results_.record_lines(provenance_.kernel.name)) {
+    json j = json::parse(line);  // LabResults kept it as parsed JSON
+    auto it = planned.find(j.value("test_id", ""));
+    if (it == planned.end()) continue;
+    ResultRecord r;
     try {
-      ResultRecord r = record_from_json(json::parse(line));
-      if (planned.count(r.test_id)) earlier[r.test_id] = std::move(r);
-    } catch (const std::exception&) {
-      // Unreadable: has_record() still says recorded; the reader of the
-      // file sees the problem (read_jsonl's and the report's).
+      r = record_from_json(j);
+    } catch (const std::exception& e) {
+      // Recorded, so not run again, but unreadable: no verdict to keep.
+      r.test_id = it->first;
+      r.outcome = Outcome::kError;
+      r.reason = std::string("the recorded result is unreadable: ") + e.what();
     }
+    if (const TestCase* t = it->second) {  // what the suite expects is the plan's
+      r.expect_fail = t->expect_fail;
+      r.mutant_of = t->mutant_of;
+    }
+    earlier[r.test_id] = std::move(r);
   }
   for (const auto& [id, r] : earlier) tally_.add(r, /*earlier=*/true);
 }
