@@ -11,21 +11,9 @@ ctest_rc=${PIPESTATUS[0]}
 /usr/bin/python3 -m pytest -q -rs tests/python 2>&1 | tee "$log/pytest.txt"
 pytest_rc=${PIPESTATUS[0]}
 
-# ctest: "100% tests passed, 0 tests failed out of 42"
-c_total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$log/ctest.txt" | tail -1)
-c_failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$log/ctest.txt" | tail -1)
-c_skipped=$(grep -c '\*\*\*Skipped\|Not Run' "$log/ctest.txt")
-# pytest: "12 passed, 1 skipped in 3.2s" (any order of the parts)
-p_line=$(grep -E '^[=]* ?[0-9]+ (passed|failed|error|skipped)' "$log/pytest.txt" | tail -1)
-count() { echo "$p_line" | grep -oE "[0-9]+ $1" | grep -oE '[0-9]+' || echo 0; }
-p_passed=$(count passed); p_failed=$(( $(count failed) + $(count error) )); p_skipped=$(count skipped)
-
-c_total=${c_total:-0}; c_failed=${c_failed:-0}
-passed=$(( c_total - c_failed - c_skipped + p_passed ))
-failed=$(( c_failed + p_failed ))
-skipped=$(( c_skipped + p_skipped ))
-if [[ $ctest_rc -ne 0 && $c_failed -eq 0 ]]; then failed=$((failed + 1)); fi
-if [[ $pytest_rc -ne 0 && $pytest_rc -ne 5 && $p_failed -eq 0 ]]; then failed=$((failed + 1)); fi
+# One line of counts; a missing suite, a Not Run test or a collection error
+# is a failure (scripts/test_summary.py, tested by tests/python/test_test_summary.py).
+/usr/bin/python3 scripts/test_summary.py "$log/ctest.txt" "$ctest_rc" "$log/pytest.txt" "$pytest_rc"
+rc=$?
 rm -rf "$log"
-echo "test.sh: $passed passed, $failed failed, $skipped skipped"
-[[ $failed -eq 0 ]]
+exit $rc

@@ -211,6 +211,10 @@ HistoryImport HistoryDb::import_results(const std::string& results_jsonl,
       }
       ++out.added;
       int64_t result_id = sqlite3_last_insert_rowid(db_);
+      // Only a test that ran to its verdict measured what its metrics say;
+      // an incomplete search's numbers cover the schedules it reached, an
+      // error's whatever it got to (as the report, which leaves them out).
+      if (r.outcome != Outcome::kPass && r.outcome != Outcome::kFail) continue;
       for (const auto& [name, mv] : r.metrics) {
         if (mv.samples.empty() || !std::isfinite(mv.value)) continue;  // not measured here
         metric.reset();

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "results/record.h"
+#include "results/verdict.h"
 
 namespace pasidbench {
 
@@ -12,19 +13,32 @@ using nlohmann::json;
 
 namespace {
 
-const char* kcidb_status(Outcome o) {
-  switch (o) {
-    case Outcome::kPass:
+// KCIDB has no expected-failure status. A test that failed as its suite
+// expects, or a seeded mutant caught, did what it is for: PASS, with misc
+// saying so (expected_outcome, verdict). An incomplete search is ERROR:
+// it did not complete and the code's status is unknown.
+const char* kcidb_status(const ResultRecord& r) {
+  switch (verdict_of(r)) {
+    case Verdict::kPassed:
+    case Verdict::kExpectedFail:
+    case Verdict::kCaught:
       return "PASS";
-    case Outcome::kFail:
-      return "FAIL";
-    case Outcome::kSkip:
+    case Verdict::kSkipped:
       return "SKIP";
-    // The kernel died or the test process was killed by a signal: a verdict
-    // on the code under test.
+    case Verdict::kNotCaught:
+      return r.outcome == Outcome::kIncomplete ? "ERROR" : "PASS";
+    case Verdict::kFailed:
+      break;
+  }
+  switch (r.outcome) {
+    // A failed check, an expected failure that passed, or the kernel died or
+    // the test process was killed by a signal: a verdict on the code.
+    case Outcome::kFail:
+    case Outcome::kPass:
     case Outcome::kCrashed:
       return "FAIL";
-    // Harness trouble or a test that never ran: the code's status is unknown.
+    // Harness trouble, a search cut short, or a test that never ran: the
+    // code's status is unknown.
     default:
       return "ERROR";
   }
@@ -65,7 +79,9 @@ json kcidb_report(const std::vector<json>& lines, const KcidbOptions& o) {
   if (!std::regex_match(o.origin, std::regex("[a-z0-9_]+")))
     throw KcidbInputError(-1, "KCIDB origin must match [a-z0-9_]+, not '" + o.origin + "'");
   json checkouts = json::array(), builds = json::array(), tests = json::array();
-  std::map<std::string, std::string> build_of;  // kernel key -> build id
+  std::map<std::string, std::string> build_of;   // kernel key -> build id
+  std::map<std::string, RunTally> tally;         // kernel key -> its verdicts
+  std::map<std::string, std::string> first_run;  // kernel key -> first run id
   for (size_t i = 0; i < lines.size(); ++i) {
     const json& line = lines[i];
     if (!line.is_object() || line.value("record", json()) != "test") continue;
@@ -124,12 +140,20 @@ json kcidb_report(const std::vector<json>& lines, const KcidbOptions& o) {
                  {"origin", o.origin},
                  {"build_id", build_id},
                  {"path", path},
-                 {"status", kcidb_status(r.outcome)},
+                 {"status", kcidb_status(r)},
                  {"environment", environment},
                  {"duration", r.duration_s},
-                 {"misc", {{"test_id", r.test_id}, {"outcome", to_string(r.outcome)}}}};
+                 {"misc",
+                  {{"test_id", r.test_id},
+                   {"outcome", to_string(r.outcome)},
+                   {"verdict", to_string(verdict_of(r))}}}};
+    if (r.expect_fail) test["misc"]["expected_outcome"] = "fail";
+    if (!r.mutant_of.empty()) test["misc"]["seeded_mutant_of"] = r.mutant_of;
     if (!r.started_at.empty()) test["start_time"] = r.started_at;
-    if (!r.reason.empty()) test["comment"] = r.reason;
+    std::string comment = verdict_note(r);
+    if (!comment.empty()) test["comment"] = comment;
+    tally[key].add(r);
+    if (!first_run.count(key)) first_run[key] = r.run_id;
     if (!r.violations.empty()) test["misc"]["violations"] = r.violations;
     tests.push_back(test);
     // One number per test object: each measured metric is its own DONE test.
@@ -155,6 +179,22 @@ json kcidb_report(const std::vector<json>& lines, const KcidbOptions& o) {
       tests.push_back(mt);
     }
   }
+  // Whether the suite caught each seeded mutant is a verdict over all its
+  // tests (caught by none fails the run): one more test object says it.
+  for (const auto& [key, t] : tally)
+    for (const auto& [backend, caught] : t.mutants()) {
+      json mt = {{"id", o.origin + ":" + first_run[key] + ":" + key + ":seeded-mutant:" + backend},
+                 {"origin", o.origin},
+                 {"build_id", build_of[key]},
+                 {"path", "pasidbench.seeded-mutant." + kcidb_path_part(backend)},
+                 {"status", caught ? "PASS" : "FAIL"},
+                 {"comment", caught ? "seeded mutant caught by at least one test"
+                                    : "seeded mutant caught by no test"},
+                 {"misc",
+                  {{"backend", backend},
+                   {"verdict", caught ? "caught by some test" : "caught by no test"}}}};
+      tests.push_back(mt);
+    }
   return {{"version", {{"major", 5}, {"minor", 3}}},
           {"checkouts", checkouts},
           {"builds", builds},

@@ -17,10 +17,17 @@ class KtapWriter {
 
   void header(int planned);  // "KTAP version 1" and "1..N"
   void diagnostic(const std::string& line);
-  // "ok N name", "ok N name # SKIP reason", "not ok N name # TIMEOUT ..."
-  // With expect_fail, a fail is "ok ... # XFAIL" and a pass "not ok ... # XPASS".
+  // "ok N name", "ok N name # SKIP reason", "not ok N name # TIMEOUT ...",
+  // "not ok N name # incomplete: ..." (a search that stopped early).
+  // Only directives Documentation/dev-tools/ktap.rst lists (SKIP, XFAIL,
+  // TIMEOUT, ERROR); other outcomes put their words in diagnostic data.
   void result(const std::string& name, Outcome outcome, const std::string& reason,
-              const std::vector<std::string>& diagnostics = {}, bool expect_fail = false);
+              const std::vector<std::string>& diagnostics = {});
+  // The same from a record, with what the run makes of it (results/verdict.h):
+  // an expected failure is "ok ... # XFAIL why", one that passed "not ok ...
+  // # expected to fail, passed"; a seeded mutant caught here "ok ... # XFAIL
+  // caught: why", not caught here "ok ... # not caught here: why".
+  void result(const ResultRecord& r, const std::vector<std::string>& diagnostics = {});
   // The kselftest-style totals line.
   void totals();
 

@@ -16,8 +16,13 @@ using nlohmann::json;
 namespace {
 
 constexpr std::pair<Outcome, const char*> kOutcomeNames[] = {
-    {Outcome::kPass, "pass"},   {Outcome::kFail, "fail"},       {Outcome::kSkip, "skip"},
-    {Outcome::kError, "error"}, {Outcome::kCrashed, "crashed"}, {Outcome::kTimeout, "timeout"},
+    {Outcome::kPass, "pass"},
+    {Outcome::kFail, "fail"},
+    {Outcome::kSkip, "skip"},
+    {Outcome::kError, "error"},
+    {Outcome::kCrashed, "crashed"},
+    {Outcome::kTimeout, "timeout"},
+    {Outcome::kIncomplete, "incomplete"},
 };
 
 const char* better_name(Better b) {
@@ -62,9 +67,8 @@ bool parse_outcome(const std::string& text, Outcome* out) {
   return false;
 }
 
-bool fails_run(Outcome o, bool expect_fail) {
-  if (expect_fail) return o != Outcome::kFail;
-  return is_failure(o);
+bool is_readable_result_schema(const std::string& tag) {
+  return tag == kResultSchema || tag == "pasidbench-result/1";
 }
 
 void ResultRecord::add_metric(const std::string& name, std::vector<double> samples,
@@ -112,6 +116,7 @@ json to_json(const ResultRecord& r) {
   j["params"] = params;
   j["outcome"] = to_string(r.outcome);
   if (r.expect_fail) j["expected_outcome"] = "fail";
+  if (!r.mutant_of.empty()) j["mutant_of"] = r.mutant_of;
   if (!r.reason.empty()) j["reason"] = r.reason;
   json metrics = json::object();
   for (const auto& [name, m] : r.metrics) {
@@ -169,9 +174,10 @@ ResultRecord record_from_json(const json& j) {
     if (!j.contains(key)) throw std::runtime_error(std::string("missing field '") + key + "'");
     return j.at(key);
   };
-  if (need("schema") != kResultSchema)
-    throw std::runtime_error("schema is '" + need("schema").dump() + "', expected " +
-                             kResultSchema);
+  const json& tag = need("schema");
+  if (!tag.is_string() || !is_readable_result_schema(tag.get<std::string>()))
+    throw std::runtime_error("schema is " + tag.dump() + ", expected " + kResultSchema +
+                             " (or pasidbench-result/1)");
   if (need("record") != "test") throw std::runtime_error("not a test record");
   ResultRecord r;
   r.run_id = need("run_id").get<std::string>();
@@ -187,6 +193,7 @@ ResultRecord record_from_json(const json& j) {
     throw std::runtime_error("unknown outcome " + j["outcome"].dump());
   r.reason = j.value("reason", "");
   r.expect_fail = j.value("expected_outcome", "pass") == "fail";
+  r.mutant_of = j.value("mutant_of", "");
   for (const auto& [name, jm] : need("metrics").items()) {
     Metric m;
     if (jm.at("value").is_number()) m.value = jm["value"];

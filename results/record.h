@@ -1,5 +1,5 @@
 // One result record: a line of results.jsonl, valid against
-// results/schema/result-v1.schema.json.
+// results/schema/result-v2.schema.json.
 #pragma once
 
 #include <cstdint>
@@ -10,16 +10,17 @@
 
 namespace pasidbench {
 
-inline constexpr const char* kResultSchema = "pasidbench-result/1";
+// What this build writes. Readers also take version 1: a version 1 record is
+// a version 2 record without `incomplete` and `mutant_of` (docs/results.md).
+inline constexpr const char* kResultSchema = "pasidbench-result/2";
+bool is_readable_result_schema(const std::string& tag);
 
-enum class Outcome { kPass, kFail, kSkip, kError, kCrashed, kTimeout };
+// kIncomplete: a search that stopped (time limit, schedules cap) before it
+// covered what it promised and found nothing; never a pass.
+enum class Outcome { kPass, kFail, kSkip, kError, kCrashed, kTimeout, kIncomplete };
 const char* to_string(Outcome outcome);
 bool parse_outcome(const std::string& text, Outcome* out);
-// Pass and skip count as success for exit codes.
-inline bool is_failure(Outcome o) { return o != Outcome::kPass && o != Outcome::kSkip; }
-// A failure the suite expected (XFAIL) does not fail the run; an expected
-// failure that passed (XPASS) does.
-bool fails_run(Outcome o, bool expect_fail);
+// Whether a run passes with it is results/verdict.h's to say.
 
 enum class Better { kLower, kHigher, kNone };
 
@@ -72,6 +73,7 @@ struct ResultRecord {
   std::map<std::string, std::string> params;
   Outcome outcome = Outcome::kError;
   bool expect_fail = false;  // the suite expects this test to fail (seeded mutant)
+  std::string mutant_of;     // the policy under test is a seeded mutant of this one
   std::string reason;
   std::map<std::string, Metric> metrics;
   std::map<std::string, int64_t> violations;

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "results/jsonl_store.h"
 #include "results/ktap.h"
+#include "results/verdict.h"
 #include "runners/environment.h"
 #include "runners/isolation.h"
 
@@ -54,6 +56,7 @@ TestCase make_test_case(const std::string& workload_ref, const std::string& base
     validate_scenario(t.scenario);
   }
   t.test_id = test_id_for(workload_ref, params, backend_name);
+  t.mutant_of = backend->mutant_of();
   backend->check(t);
   return t;
 }
@@ -116,6 +119,7 @@ ResultRecord run_one(const TestCase& test, const RunContext& ctx) {
   r.kind = skeleton.kind;
   r.params = skeleton.params;
   r.expect_fail = test.expect_fail;
+  r.mutant_of = test.mutant_of;
   if (r.provenance.pasidbench_revision.empty()) r.provenance = skeleton.provenance;
   r.started_at = skeleton.started_at;
   r.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -148,11 +152,21 @@ int run_suite(const RunOptions& options) {
   ctx.out_dir = out_dir;
   std::string results_path = (fs::path(out_dir) / "results.jsonl").string();
 
-  std::set<std::string> done;
+  // --resume: the tests recorded so far count with the outcome they had.
+  std::map<std::string, ResultRecord> earlier;
   if (options.resume) {
     JsonlContents existing = read_jsonl(results_path);
     for (const auto& p : existing.problems) std::cerr << "resume: " << p << "\n";
-    done = recorded_test_ids(existing);
+    for (const auto& line : existing.records) {
+      if (line.value("record", "") != "test") continue;
+      try {
+        ResultRecord r = record_from_json(line);
+        earlier[r.test_id] = std::move(r);  // the last record of a test wins
+      } catch (const std::exception& e) {
+        std::cerr << "resume: " << results_path << ": a test record is unreadable (" << e.what()
+                  << "); its test runs again\n";
+      }
+    }
   }
   JsonlWriter writer(results_path);
   writer.append(environment_record(ctx.run_id, env));
@@ -162,43 +176,57 @@ int run_suite(const RunOptions& options) {
     ktap.header(static_cast<int>(plan.size()));
     ktap.diagnostic("suite: " + suite.name + " run: " + ctx.run_id);
   }
-  int failed = 0, passed = 0, skipped = 0, index = 0;
+  RunTally tally;
+  int index = 0;
   for (const auto& test : plan) {
     ++index;
     std::string progress =
         "[" + std::to_string(index) + "/" + std::to_string(plan.size()) + "] " + test.test_id;
-    if (done.count(test.test_id)) {
-      if (!options.quiet) std::cerr << progress << " ... already recorded (resume)\n";
-      if (options.format == "ktap")
-        ktap.result(test.test_id, Outcome::kSkip, "already recorded (--resume)");
-      ++skipped;
-      continue;
+    auto found = earlier.find(test.test_id);
+    bool resumed = found != earlier.end();
+    ResultRecord r;
+    if (resumed) {
+      r = found->second;
+      // What the suite expects is the plan's (a version 1 record has no
+      // mutant_of); the outcome is the record's.
+      r.expect_fail = test.expect_fail;
+      r.mutant_of = test.mutant_of;
+      if (!options.quiet) std::cerr << progress << " ... already recorded (resume): ";
+    } else {
+      if (!options.quiet) std::cerr << progress << " ... " << std::flush;
+      r = run_one(test, ctx);
+      writer.append(to_json(r));
     }
-    if (!options.quiet) std::cerr << progress << " ... " << std::flush;
-    ResultRecord r = run_one(test, ctx);
-    writer.append(to_json(r));
     if (!options.quiet) {
       char secs[32];
       std::snprintf(secs, sizeof secs, "%.2f s", r.duration_s);
-      std::cerr << to_string(r.outcome) << (r.expect_fail ? " (expected)" : "")
-                << (r.reason.empty() ? "" : " (" + r.reason + ")") << " [" << secs << "]\n";
+      Verdict v = verdict_of(r);
+      std::cerr << to_string(r.outcome)
+                << (v == Verdict::kExpectedFail ? " (expected)"
+                    : v == Verdict::kCaught     ? " (seeded mutant caught)"
+                    : v == Verdict::kNotCaught  ? " (seeded mutant not caught here)"
+                                                : "")
+                << (r.reason.empty() ? "" : " (" + r.reason + ")") << " [" << secs << "]"
+                << (resumed ? " in run " + r.run_id : "") << "\n";
     }
     if (options.format == "ktap") {
       std::vector<std::string> diag;
+      if (resumed)
+        diag.push_back(test.test_id + ": taken from run " + r.run_id +
+                       " (--resume), not run again");
       for (const auto& [k, n] : r.violations) diag.push_back(k + ": " + std::to_string(n));
-      ktap.result(test.test_id, r.outcome, r.reason, diag, r.expect_fail);
+      ktap.result(r, diag);
     }
-    if (fails_run(r.outcome, r.expect_fail))
-      ++failed;
-    else if (r.outcome == Outcome::kSkip)
-      ++skipped;
-    else
-      ++passed;
+    tally.add(r, resumed);
   }
-  if (options.format == "ktap") ktap.totals();
-  std::cerr << "pasidbench: " << passed << " passed, " << failed << " failed, " << skipped
-            << " skipped; results in " << results_path << "\n";
-  return failed ? 1 : 0;
+  std::string uncaught = tally.uncaught_line();
+  if (options.format == "ktap") {
+    if (!uncaught.empty()) ktap.diagnostic("FAIL: " + uncaught);
+    ktap.totals();
+  }
+  std::cerr << "pasidbench: " << tally.summary() << "; results in " << results_path << "\n";
+  if (!uncaught.empty()) std::cerr << "pasidbench: FAIL: " << uncaught << "\n";
+  return tally.run_failed() ? 1 : 0;
 }
 
 }  // namespace pasidbench

@@ -57,6 +57,45 @@ class ConformanceRow:
 
 
 @dataclass
+class SetVerdict:
+    """What one set's conformance records add up to (results/verdict.cc):
+    counts per verdict, and the seeded mutants no test of the set caught."""
+    counts: dict                          # verdict -> number of records
+    uncaught: list                        # backends of uncaught mutants
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.counts.get("failed") or self.uncaught)
+
+    def describe(self) -> str:
+        order = (("passed", "passed"), ("failed", "failed"),
+                 ("skipped", "skipped"), ("xfail", "failed as expected"),
+                 ("caught", "caught the seeded mutant"),
+                 ("not-caught", "did not catch it"))
+        parts = [f"{self.counts[k]} {words}" for k, words in order
+                 if self.counts.get(k)]
+        text = ", ".join(parts) or "no conformance records"
+        if self.uncaught:
+            text += "; seeded mutant caught by NO test: " + ", ".join(
+                self.uncaught)
+        return ("FAIL: " if self.failed else "ok: ") + text
+
+
+def set_verdict(records: list) -> SetVerdict:
+    from . import table  # the verdict words live with the outcome texts
+    counts, mutants = {}, {}
+    for record in records:
+        if record is None:
+            continue
+        v = table.verdict(record)
+        counts[v] = counts.get(v, 0) + 1
+        if record.get("mutant_of"):
+            mutants[record["backend"]] = (mutants.get(record["backend"], False)
+                                          or record["outcome"] == "fail")
+    return SetVerdict(counts, sorted(b for b, c in mutants.items() if not c))
+
+
+@dataclass
 class Report:
     sets: list                            # ResultSets, baseline first
     alpha: float
@@ -64,6 +103,7 @@ class Report:
     resamples: int
     metrics: list = field(default_factory=list)
     conformance: list = field(default_factory=list)
+    verdicts: list = field(default_factory=list)   # per set: SetVerdict
     warnings: list = field(default_factory=list)   # shown at the top
     left_out: list = field(default_factory=list)   # shown in the footer
     selection_note: str = ""              # what --changes-only hid
@@ -88,6 +128,11 @@ def _samples_of(metric: dict) -> tuple:
     if samples:
         return list(samples), False
     return [metric["value"]], True
+
+
+def _usable(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _provenance_warnings(sets: list) -> list:
@@ -153,6 +198,16 @@ def build_report(sets: list, alpha: float = stats.DEFAULT_ALPHA,
         for name in metric_names:
             report.metrics.append(
                 _metric_row(report, key, name, usable))
+    if report.conformance:
+        report.verdicts = [set_verdict([row.records[i]
+                                        for row in report.conformance])
+                           for i in range(len(sets))]
+        for i, verdict in enumerate(report.verdicts):
+            if verdict.uncaught:
+                report.warnings.append(
+                    f"UNCAUGHT MUTANT: {set_letter(i)}: "
+                    f"{', '.join(verdict.uncaught)} failed none of its "
+                    f"conformance tests: the suite did not catch it.")
     return report
 
 
@@ -176,7 +231,7 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
     unit, better = reference["unit"], reference["better"]
 
     columns = []
-    mismatched, missing, single = [], [], []
+    mismatched, missing, single, unusable, row_notes = [], [], [], [], []
     for i, metric in enumerate(metrics):
         if metric is None:
             if records[i] is not None:   # test there, this metric not
@@ -189,7 +244,27 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
             columns.append(None)
             continue
         samples, value_only = _samples_of(metric)
+        usable = [float(v) for v in samples if _usable(v)]
+        if len(usable) < len(samples):
+            dropped = len(samples) - len(usable)
+            if value_only and metric.get("value") is None:
+                what = "no value: " + (metric.get("note") or "not measured")
+            else:
+                what = f"{dropped} of {len(samples)} values not finite numbers"
+            if not usable:
+                unusable.append(f"{set_letter(i)} ({what})")
+                columns.append(None)
+                continue
+            row_notes.append(f"{set_letter(i)}: {what}; left out of its "
+                             f"statistics")
+            samples = usable
         summary = stats.summarize(samples)
+        if not all(math.isfinite(v) for v in (summary.amean, summary.min,
+                                              summary.max)):
+            unusable.append(f"{set_letter(i)} (values too large to "
+                            f"summarise)")
+            columns.append(None)
+            continue
         if summary.n == 1:
             single.append(set_letter(i))
         columns.append(SetMetric(samples=samples, summary=summary,
@@ -212,6 +287,13 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
             central = "Hmean"
     row = MetricRow(key=key, metric=name, unit=unit, better=better,
                     central=central, columns=columns)
+    row.notes.extend(row_notes)
+    if unusable:
+        row.notes.append("no usable value in " + ", ".join(unusable))
+        report.left_out.append(
+            f"metric {title}: no usable value in {'; '.join(unusable)}")
+    for note in row_notes:
+        report.left_out.append(f"metric {title}: {note}")
     if stats.is_rate(unit) and central == "Amean":
         row.notes.append("Hmean undefined (a sample <= 0); Amean shown")
     if missing:

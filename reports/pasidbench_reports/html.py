@@ -32,7 +32,8 @@ td.num { text-align: right; font-family: monospace; white-space: nowrap; }
 .warn { background: #fff3b0; border: 1px solid #d4b000; padding: 0.5em 1em; }
 .warn p { margin: 0.3em 0; font-weight: bold; }
 .PASS { background: #d9f2d0; } .FAIL { background: #f8d0d0; font-weight: bold; }
-.ERROR, .CRASHED, .TIMEOUT { background: #fce0b0; }
+.ERROR, .CRASHED, .TIMEOUT, .INCOMPLETE, .XPASS { background: #fce0b0; }
+.XFAIL, .CAUGHT { background: #d9f2d0; } .NOT-CAUGHT { background: #eeeeee; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
 figure { margin: 0.6em 0 1.2em; } figure img { max-width: 100%; }
 figcaption { font-size: 0.9em; color: #555; }
@@ -217,15 +218,21 @@ def _conformance_section(report: Report) -> list:
             if record is None:
                 cells.append("<td>-</td>")
                 continue
-            outcome = table.OUTCOME_TEXT[record["outcome"]]
-            cells.append(f'<td class="{esc(outcome)}">{esc(outcome)}</td>')
-            if record["outcome"] not in ("pass", "skip"):
+            outcome = table.outcome_text(record)
+            css = outcome.replace(" ", "-")
+            cells.append(f'<td class="{esc(css)}">{esc(outcome)}</td>')
+            if table.verdict(record) not in ("passed", "skipped"):
                 details.append((i, row, record))
         out.append(f"<tr><th>{esc(row.key.describe())}</th>"
                    f"{''.join(cells)}</tr>")
     out.append("</table>")
+    if report.verdicts:
+        out.append("<ul>" + "".join(
+            f"<li>{esc(set_letter(i))} {esc(report.sets[i].label)}: "
+            f"{esc(v.describe())}</li>"
+            for i, v in enumerate(report.verdicts)) + "</ul>")
     for i, row, record in details:
-        outcome = table.OUTCOME_TEXT[record["outcome"]]
+        outcome = table.outcome_text(record)
         out.append(f"<h3>{esc(set_letter(i))} {esc(report.sets[i].label)}: "
                    f"{esc(outcome)} {esc(row.key.describe())}</h3>")
         if record.get("reason"):

@@ -1,4 +1,5 @@
-"""Read pasidbench result files (JSON Lines, schema pasidbench-result/1).
+"""Read pasidbench result files (JSON Lines, schema pasidbench-result/2,
+and version 1 files, which are version 2 without its additions).
 
 A result set is what one RESULTS argument names: a directory holding
 results.jsonl, or a .jsonl file. Everything that cannot be used is skipped
@@ -13,13 +14,20 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_TAG = "pasidbench-result/1"
-SCHEMA_PATH = (Path(__file__).resolve().parents[2]
-               / "results" / "schema" / "result-v1.schema.json")
+SCHEMA_TAG = "pasidbench-result/2"
+_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "results" / "schema"
+# Every schema this report reads, by tag.
+SCHEMA_PATHS = {
+    "pasidbench-result/1": _SCHEMA_DIR / "result-v1.schema.json",
+    "pasidbench-result/2": _SCHEMA_DIR / "result-v2.schema.json",
+}
+SCHEMA_PATH = SCHEMA_PATHS[SCHEMA_TAG]
+READ_TAGS = " or ".join(sorted(SCHEMA_PATHS, reverse=True))
 RESULTS_FILE_NAME = "results.jsonl"
 MODEL_BACKEND_PREFIX = "model:"
 
-# Outcomes whose metrics are measurements; the others ran partly or not at all.
+# Outcomes whose metrics are measurements; the others ran partly or not at
+# all (an incomplete search's metrics cover only the schedules it reached).
 MEASURED_OUTCOMES = ("pass", "fail")
 
 # Per-file cap on repeated messages of one kind; the rest are counted.
@@ -117,27 +125,27 @@ def resolve_results_path(source: str) -> Path:
     return path
 
 
-_validators = None
+_validators = {}
 
 
-def _record_validators() -> dict:
+def _record_validators(tag: str) -> dict:
     """One validator per record kind: the schema's top-level oneOf only says
     'matches neither', while a kind-specific check names the field at fault."""
-    global _validators
-    if _validators is None:
+    if tag not in _validators:
         import jsonschema  # Debian python3-jsonschema
-        schema = json.loads(SCHEMA_PATH.read_text())
-        _validators = {}
+        schema = json.loads(SCHEMA_PATHS[tag].read_text())
+        validators = {}
         for kind in ("environment", "test"):
             sub = {k: v for k, v in schema.items() if k != "oneOf"}
             sub["$ref"] = f"#/$defs/{kind}_record"
-            _validators[kind] = jsonschema.Draft202012Validator(sub)
-    return _validators
+            validators[kind] = jsonschema.Draft202012Validator(sub)
+        _validators[tag] = validators
+    return _validators[tag]
 
 
 def _first_schema_error(record: dict) -> str | None:
     kind = record.get("record")
-    validator = _record_validators().get(kind)
+    validator = _record_validators(record["schema"]).get(kind)
     if validator is None:
         return f"unknown record kind {kind!r}"
     errors = sorted(validator.iter_errors(record),
@@ -147,6 +155,27 @@ def _first_schema_error(record: dict) -> str | None:
     error = errors[0]
     where = ".".join(str(p) for p in error.absolute_path) or "record"
     return f"{where}: {error.message}"
+
+
+class _NotJson(ValueError):
+    """What json.loads takes and JSON (and the C++ reader) does not."""
+
+
+def _reject_constant(name: str):
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def parse_line(line: str):
+    """json.loads, strict as the C++ reader: NaN and Infinity are not JSON.
+    Raises ValueError with the reason (nesting too deep included)."""
+    try:
+        return json.loads(line, parse_constant=_reject_constant)
+    except _NotJson:
+        raise
+    except json.JSONDecodeError as err:
+        raise ValueError(err.msg) from err
+    except RecursionError as err:
+        raise ValueError("nested too deeply") from err
 
 
 class _MessageLog:
@@ -173,7 +202,7 @@ class _MessageLog:
 
 
 def read_records(path: Path) -> tuple:
-    """Return ([(lineno, record)], problems) of the valid v1 records."""
+    """Return ([(lineno, record)], problems) of the valid records."""
     log = _MessageLog(path)
     other_schemas = collections.Counter()
     records = []
@@ -187,31 +216,32 @@ def read_records(path: Path) -> tuple:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
+            record = parse_line(line)
+        except ValueError as err:
             last = lineno == len(lines) and truncated_tail
             why = ("truncated last line (did the run crash?)" if last
-                   else f"malformed JSON ({err.msg})")
+                   else f"malformed JSON ({err})")
             log.add("json", lineno, f"{why}; line skipped")
             continue
         if not isinstance(record, dict) or "schema" not in record:
             log.add("not-a-record", lineno,
                     "not a pasidbench result record; skipped")
             continue
-        if record["schema"] != SCHEMA_TAG:
+        if not isinstance(record["schema"], str) or \
+                record["schema"] not in SCHEMA_PATHS:
             other_schemas[str(record["schema"])] += 1
             continue
         error = _first_schema_error(record)
         if error:
             log.add("invalid", lineno,
                     f"{record.get('record', 'record')} record does not match "
-                    f"{SCHEMA_TAG} ({error}); skipped")
+                    f"{record['schema']} ({error}); skipped")
             continue
         records.append((lineno, record))
     problems = log.finish()
     for tag, count in sorted(other_schemas.items()):
         problems.append(f"{path}: {count} record(s) of schema {tag!r} skipped "
-                        f"(this report reads {SCHEMA_TAG})")
+                        f"(this report reads {READ_TAGS})")
     return records, problems
 
 

@@ -25,7 +25,7 @@ PCT_WIDTH = 7
 # " " value " (" pct "%)"
 CELL_WIDTH = 1 + VALUE_WIDTH + 2 + PCT_WIDTH + 2
 SETS_PER_PANEL = (WIDTH - LABEL_WIDTH) // CELL_WIDTH
-OUTCOME_WIDTH = 8
+OUTCOME_WIDTH = 11
 TRACE_LINES_SHOWN = 6
 ENV_KEYS = ("kernel", "cpu", "topology", "governor", "mitigations",
             "pasid hw", "pasidbench")
@@ -454,17 +454,48 @@ def _benchmark_lines(report: Report) -> list:
 # ---------------------------------------------------------------- conformance
 
 OUTCOME_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP",
-                "error": "ERROR", "crashed": "CRASHED", "timeout": "TIMEOUT"}
+                "error": "ERROR", "crashed": "CRASHED", "timeout": "TIMEOUT",
+                "incomplete": "INCOMPLETE"}
+
+
+def verdict(record: dict) -> str:
+    """What the run makes of a record, as results/verdict.cc decides it:
+    passed, failed, skipped, xfail (failed as the suite expects), caught (a
+    seeded mutant caught here) or not-caught (a seeded mutant this test did
+    not catch; some other test must)."""
+    outcome = record["outcome"]
+    if outcome == "skip":
+        return "skipped"
+    if record.get("expected_outcome") == "fail":
+        return "xfail" if outcome == "fail" else "failed"
+    if record.get("mutant_of"):
+        if outcome == "fail":
+            return "caught"
+        if outcome in ("pass", "incomplete"):
+            return "not-caught"
+        return "failed"
+    return "passed" if outcome == "pass" else "failed"
+
+
+def is_expected(record: dict) -> bool:
+    """Not a failure of the run: passed, skipped, xfail, caught, not-caught."""
+    return verdict(record) != "failed"
 
 
 def outcome_text(record: dict) -> str:
-    """PASS/FAIL/...; a seeded mutant that fails as its suite expects is XFAIL."""
+    """PASS/FAIL/INCOMPLETE/...; a failure the suite expects is XFAIL, one
+    that passed XPASS; a seeded mutant's failure is CAUGHT, its pass (or
+    incomplete search) NOT CAUGHT."""
     outcome = record["outcome"]
-    if record.get("expected_outcome") == "fail":
-        if outcome == "fail":
-            return "XFAIL"
-        if outcome == "pass":
-            return "XPASS"
+    v = verdict(record)
+    if v == "xfail":
+        return "XFAIL"
+    if record.get("expected_outcome") == "fail" and outcome == "pass":
+        return "XPASS"
+    if v == "caught" or (record.get("mutant_of") and outcome == "fail"):
+        return "CAUGHT"
+    if v == "not-caught":
+        return "NOT CAUGHT"
     return OUTCOME_TEXT[outcome]
 
 
@@ -487,7 +518,7 @@ def _skip_reason_lines(report: Report) -> list:
 def _conformance_lines(report: Report) -> list:
     if not report.conformance:
         return []
-    lines = ["Conformance (outcome per set; FAIL details below)"]
+    lines = ["Conformance (outcome per set; details below)"]
     count = len(report.sets)
     per_panel = max(1, min(count, (WIDTH - 24) // OUTCOME_WIDTH))
     for start in range(0, count, per_panel):
@@ -506,11 +537,13 @@ def _conformance_lines(report: Report) -> list:
             else:
                 lines += wrap(label)
                 lines.append(" " * label_width + cells)
+    for i, set_v in enumerate(report.verdicts):
+        lines += wrap(f"{set_letter(i)} {set_v.describe()}",
+                      subsequent="    ")
     details = _skip_reason_lines(report)
     for conformance_row in report.conformance:
         for i, record in enumerate(conformance_row.records):
-            if record is None or record["outcome"] == "pass" or \
-                    record["outcome"] == "skip":
+            if record is None or verdict(record) in ("passed", "skipped"):
                 continue
             details += _failure_lines(set_letter(i), conformance_row, record)
     if details:

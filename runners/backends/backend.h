@@ -28,6 +28,7 @@ struct TestCase {
   int timeout_s = 120;
   int repetitions = 1;
   bool expect_fail = false;
+  std::string mutant_of;  // the backend runs a seeded mutant of this policy
 };
 
 struct RunContext {
@@ -50,6 +51,9 @@ class Backend {
   // that depend on the scenario) while a suite is planned, so bad input
   // exits 2 before anything runs. Throws InputError.
   virtual void check(const TestCase&) const {}
+  // A backend that runs a seeded mutant names the policy it mutates: the
+  // suite expects some test to catch it (results/verdict.h).
+  virtual std::string mutant_of() const { return {}; }
   // Runs the test. Returns a record with outcome, metrics and so on; the
   // runner fills run_id, test_id, suite, timing and provenance it knows.
   virtual ResultRecord run(const TestCase& test, const RunContext& ctx) = 0;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 namespace pasidbench::lab {
 
@@ -62,7 +63,31 @@ KernelSession::KernelSession(LabResults& results, std::vector<TestCase> plan, Pr
       provenance_(std::move(provenance)),
       run_id_(std::move(run_id)),
       log_(log),
-      prefix_(std::move(log_prefix)) {}
+      prefix_(std::move(log_prefix)) {
+  std::map<std::string, const TestCase*> planned = {{kBootTestId, nullptr}};
+  for (const auto& t : plan_) planned[t.test_id] = &t;
+  std::map<std::string, ResultRecord> earlier;
+  for (const auto& line : results_.record_lines(provenance_.kernel.name)) {
+    json j = json::parse(line);  // LabResults kept it as parsed JSON
+    auto it = planned.find(j.value("test_id", ""));
+    if (it == planned.end()) continue;
+    ResultRecord r;
+    try {
+      r = record_from_json(j);
+    } catch (const std::exception& e) {
+      // Recorded, so not run again, but unreadable: no verdict to keep.
+      r.test_id = it->first;
+      r.outcome = Outcome::kError;
+      r.reason = std::string("the recorded result is unreadable: ") + e.what();
+    }
+    if (const TestCase* t = it->second) {  // what the suite expects is the plan's
+      r.expect_fail = t->expect_fail;
+      r.mutant_of = t->mutant_of;
+    }
+    earlier[r.test_id] = std::move(r);
+  }
+  for (const auto& [id, r] : earlier) tally_.add(r, /*earlier=*/true);
+}
 
 bool KernelSession::has_record(const std::string& test_id) const {
   return results_.recorded(provenance_.kernel.name).count(test_id) != 0;
@@ -80,14 +105,14 @@ size_t KernelSession::unrecorded_count() const {
   return n;
 }
 
-void KernelSession::progress(const std::string& test_id, Outcome outcome, const std::string& reason,
-                             double duration_s) {
-  if (is_failure(outcome)) ++failures_;
+void KernelSession::progress(const ResultRecord& r) {
+  tally_.add(r);
   size_t done = plan_.size() - unrecorded_count();
   char secs[32];
-  std::snprintf(secs, sizeof secs, "%.2f s", duration_s);
-  log_ << prefix_ << " [" << done << "/" << plan_.size() << "] " << test_id << ": "
-       << to_string(outcome) << (reason.empty() ? "" : " (" + reason + ")") << " [" << secs << "]\n"
+  std::snprintf(secs, sizeof secs, "%.2f s", r.duration_s);
+  log_ << prefix_ << " [" << done << "/" << plan_.size() << "] " << r.test_id << ": "
+       << to_string(r.outcome) << (r.reason.empty() ? "" : " (" + r.reason + ")") << " [" << secs
+       << "]\n"
        << std::flush;
 }
 
@@ -111,7 +136,7 @@ bool KernelSession::accept(const json& record) {
     return false;
   }
   results_.append(record);
-  if (r.test_id != kBootTestId) progress(r.test_id, r.outcome, r.reason, r.duration_s);
+  if (r.test_id != kBootTestId) progress(r);
   return true;
 }
 
@@ -127,12 +152,14 @@ void KernelSession::record(const TestCase& test, Outcome outcome, const std::str
   r.policy = provenance_.kernel.policy;
   r.params = test.recorded_params;
   r.outcome = outcome;
+  r.expect_fail = test.expect_fail;
+  r.mutant_of = test.mutant_of;
   r.reason = reason;
   r.details = details;
   r.provenance = provenance_;
   r.started_at = utc_now_rfc3339();
   results_.append(to_json(r));
-  progress(r.test_id, outcome, reason, 0);
+  progress(r);
 }
 
 void KernelSession::record_unrun(const std::string& reason, const json& details) {
@@ -159,7 +186,7 @@ void KernelSession::record_boot(Outcome outcome, const std::string& reason, cons
   if (details.is_object() && details.contains("wall_s") && details["wall_s"].is_number())
     r.duration_s = details["wall_s"].get<double>();
   results_.append(to_json(r));
-  if (is_failure(outcome)) ++failures_;
+  tally_.add(r);
   log_ << prefix_ << " " << (backend.rfind("vm", 0) == 0 ? "boot" : "connection") << ": "
        << to_string(outcome) << (reason.empty() ? "" : " (" + reason + ")") << "\n"
        << std::flush;

@@ -13,6 +13,7 @@
 
 #include "results/jsonl_store.h"
 #include "results/record.h"
+#include "results/verdict.h"
 #include "runners/backends/backend.h"
 
 namespace pasidbench::lab {
@@ -46,7 +47,8 @@ class LabResults {
 
 // One kernel's share of a lab run: which planned tests have records, which
 // one is in flight, and the records the lab writes itself for what the
-// kernel could not run.
+// kernel could not run. Records already in the file for this kernel (a
+// resumed night) count towards its verdict as they are.
 class KernelSession {
  public:
   KernelSession(LabResults& results, std::vector<TestCase> plan, Provenance provenance,
@@ -74,11 +76,13 @@ class KernelSession {
 
   Provenance& provenance() { return provenance_; }
   const std::vector<TestCase>& plan() const { return plan_; }
-  int failures() const { return failures_; }
+  // Failing records (those from an earlier run included) and seeded
+  // mutants no test caught.
+  int failures() const { return tally_.failures(); }
+  const RunTally& tally() const { return tally_; }
 
  private:
-  void progress(const std::string& test_id, Outcome outcome, const std::string& reason,
-                double duration_s);
+  void progress(const ResultRecord& r);
 
   LabResults& results_;
   std::vector<TestCase> plan_;
@@ -86,7 +90,7 @@ class KernelSession {
   std::string run_id_;
   std::ostream& log_;
   std::string prefix_;
-  int failures_ = 0;
+  RunTally tally_;
 };
 
 // The last `lines` lines of a console log, carriage returns dropped.

@@ -298,6 +298,10 @@ LavaImportSummary lava_import(const LavaImportSpec& spec) {
       r.workload = test->workload;
       r.params = test->recorded_params;
       r.policy = prov.kernel.policy;
+      // LAVA's result is the check's outcome; what the suite expects of it
+      // comes from the plan, as in a direct run.
+      r.expect_fail = test->expect_fail;
+      r.mutant_of = test->mutant_of;
       r.outcome = Outcome::kError;
       r.reason = "LAVA reported measurements but no verdict";
       std::string logged = scalar(c, "logged");
@@ -345,6 +349,8 @@ LavaImportSummary lava_import(const LavaImportSpec& spec) {
       r.workload = t.workload;
       r.params = t.recorded_params;
       r.policy = prov.kernel.policy;
+      r.expect_fail = t.expect_fail;
+      r.mutant_of = t.mutant_of;
       r.outcome = Outcome::kError;
       r.reason = "not in LAVA's results for job " + (job_id.empty() ? "?" : job_id);
       ++summary.missing;

@@ -89,8 +89,9 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
   Provenance prov = lab_provenance(k, k.release, "", "", ssh.destination, false, "real");
   KernelSession session(results, plan, prov, new_run_id(), log, prefix);
   if (session.complete() && session.has_record(kBootTestId)) {
-    log << prefix << " already recorded (resume)\n";
-    return 0;
+    // Resumed: what was recorded is the verdict, failures included.
+    log << prefix << " already recorded (resume): " << session.tally().summary() << "\n";
+    return session.failures() ? 1 : 0;
   }
   auto start = Clock::now();
   json details = {{"manifest", k.path}, {"destination", ssh.destination}};

@@ -367,8 +367,9 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
   Provenance prov = lab_provenance(k, k.release, "", "", lab.guest_hostname, true, o.time_base);
   KernelSession session(lab.results, plan, prov, lab.run_id, lab.log, prefix);
   if (session.complete() && session.has_record(kBootTestId)) {
-    lab.log << prefix << " already recorded (resume)\n";
-    return 0;
+    // Resumed: what was recorded is the verdict, failures included.
+    lab.log << prefix << " already recorded (resume): " << session.tally().summary() << "\n";
+    return session.failures();
   }
   lab.log << prefix << " preparing kernel (" << to_string(k.source) << ")\n" << std::flush;
   json details = {{"manifest", k.path},
@@ -487,7 +488,8 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
   details["boots"] = boots;
   details["wall_s"] = seconds_since(kernel_start);
   session.record_boot(kernel_outcome, kernel_reason, details, "vm");
-  lab.log << prefix << " finished in " << static_cast<int>(seconds_since(kernel_start)) << " s\n"
+  lab.log << prefix << " finished in " << static_cast<int>(seconds_since(kernel_start))
+          << " s: " << session.tally().summary() << "\n"
           << std::flush;
   return session.failures();
 }

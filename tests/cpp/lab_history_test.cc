@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -22,7 +23,8 @@ class History : public ::testing::Test {
 
   // One night's result set: a benchmark record per (kernel, value).
   std::string night_file(const std::string& name, const std::string& date,
-                         const std::vector<std::tuple<std::string, double, bool>>& values) {
+                         const std::vector<std::tuple<std::string, double, bool>>& values,
+                         Outcome outcome = Outcome::kPass) {
     std::string path = (dir_ / name).string();
     JsonlWriter w(path);
     int i = 0;
@@ -33,7 +35,7 @@ class History : public ::testing::Test {
       r.kind = "benchmark";
       r.backend = "host";
       r.workload = "micro:context-switch";
-      r.outcome = Outcome::kPass;
+      r.outcome = outcome;
       r.add_metric("ctxsw_ns", {value});
       r.add_metric("membarrier_ns", {value * 10});
       r.add_missing_metric("cycles", "PAPI: no hardware counters");
@@ -73,6 +75,29 @@ TEST_F(History, ImportIsKeyedByRunTestAndKernelSoImportingTwiceAddsNothing) {
   EXPECT_EQ(h.metric_names(), (std::vector<std::string>{"ctxsw_ns", "membarrier_ns"}));
   EXPECT_THROW(h.import_results((dir_ / "missing.jsonl").string()), std::runtime_error);
   EXPECT_THROW(h.import_results(f, "Nov 3"), std::runtime_error);
+}
+
+// An incomplete search is filed as such, and its partial numbers are not a
+// night's value.
+TEST_F(History, AnIncompleteResultIsFiledAsSuchWithoutItsMetrics) {
+  HistoryDb h(db());
+  h.import_results(night_file("a.jsonl", "2026-11-01", {{"k1", 100, false}}));
+  HistoryImport cut = h.import_results(
+      night_file("b.jsonl", "2026-11-02", {{"k1", 50, false}}, Outcome::kIncomplete));
+  EXPECT_EQ(cut.added, 1);
+  std::vector<HistoryPoint> points = h.series(query());
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].night, "2026-11-01");
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT outcome FROM results WHERE night = '2026-11-02'", -1,
+                               &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "incomplete");
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
 }
 
 TEST_F(History, SeriesKeepEmulatedAndBareMetalApartAndTakeTheMedianOfANight) {

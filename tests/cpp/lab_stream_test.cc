@@ -154,6 +154,18 @@ TEST(KernelSession, TracksTheTestInFlightAndRecordsWhatNeverRan) {
   EXPECT_EQ(again.record_lines("k1").size(), plan.size() + 1);
   LabResults fresh(dir.path.string(), false);
   EXPECT_TRUE(fresh.recorded("k1").empty());
+
+  // Issue 16 finding 2: a resumed kernel keeps its recorded failures.
+  std::ostringstream resumed_log;
+  KernelSession resumed(again, plan, prov, "lab-run-2", resumed_log, "[k1]");
+  EXPECT_TRUE(resumed.complete());
+  EXPECT_EQ(resumed.failures(), static_cast<int>(plan.size()) - 1);
+  EXPECT_EQ(resumed.tally().earlier(), static_cast<int>(plan.size()) + 1);
+  EXPECT_EQ(resumed.tally().earlier_failed(), static_cast<int>(plan.size()) - 1);
+  LabResults none(dir.path.string(), true);
+  Provenance k2 = prov;
+  k2.kernel.name = "k2";
+  EXPECT_EQ(KernelSession(none, plan, k2, "lab-run-2", resumed_log, "[k2]").failures(), 0);
 }
 
 TEST(KernelDeath, FindsThePanicLine) {

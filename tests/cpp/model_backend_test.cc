@@ -46,9 +46,14 @@ class ModelCli : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
+  // check writes replay files to out/check (its --out default), never to
+  // the directory it runs in.
   std::vector<fs::path> replay_files() const {
     std::vector<fs::path> out;
     for (const auto& e : fs::directory_iterator(dir_))
+      EXPECT_NE(e.path().filename().string().rfind("replay-", 0), 0u) << e.path();
+    if (!fs::exists(dir_ / "out" / "check")) return out;
+    for (const auto& e : fs::directory_iterator(dir_ / "out" / "check"))
       if (e.path().filename().string().rfind("replay-", 0) == 0) out.push_back(e.path());
     return out;
   }
@@ -113,7 +118,7 @@ TEST_F(ModelCli, AFailingCheckWritesAScheduleThatReplaysExactly) {
   CliRun text = cli(kMutantCheck, dir_);
   EXPECT_EQ(text.status, 1);
   EXPECT_NE(text.out.find("counterexample (isolation_violation):"), std::string::npos);
-  EXPECT_NE(text.out.find("replay file: ./replay-"), std::string::npos);
+  EXPECT_NE(text.out.find("replay file: out/check/replay-"), std::string::npos);
   CliRun ktap = cli(std::string(kMutantCheck) + " --format ktap", dir_);
   EXPECT_EQ(ktap.status, 1);
   EXPECT_EQ(ktap.out.rfind("KTAP version 1\n1..1\n", 0), 0u) << ktap.out;
@@ -220,14 +225,16 @@ TEST_F(ModelCli, ASuiteRunLeavesReplayFilesBesideItsResults) {
       << "[suite]\nname = \"mini\"\nbackends = [\"model:resync-ipi\", "
          "\"model:mm-lifetime/fork-inherits\"]\n[[test]]\nworkload = \"long-lived-binders\"\n"
          "params = { processes = 1, threads = 2, turnover = 1 }\n";
+  // A real policy that passes and a seeded mutant caught: all is well (exit 0).
   CliRun r = cli("run mini.toml --out out --quiet", dir_);
-  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_EQ(r.status, 0) << r.out;
   JsonlContents results = read_jsonl((dir_ / "out" / "results.jsonl").string());
   int fails = 0;
   for (const auto& rec : results.records) {
     if (rec["record"] != "test") continue;
     if (rec["outcome"] == "fail") {
       ++fails;
+      EXPECT_EQ(rec["mutant_of"], "mm-lifetime");
       ASSERT_TRUE(rec["counterexample"]["replay_file"].is_string());
       EXPECT_TRUE(fs::exists(dir_ / rec["counterexample"]["replay_file"].get<std::string>()));
     } else {

@@ -116,6 +116,61 @@ TEST(ModelSearch, HigherBoundsExploreMoreAndNothingIsMissedAtBoundZero) {
   EXPECT_FALSE(capped.complete);
 }
 
+// Issue 16 finding 3: a search cut by its time limit before its first
+// schedule still counts the reference schedule, which here violates.
+TEST(ModelSearch, TheReferenceScheduleCountsWhenTheTimeLimitCutsEverythingElse) {
+  const PolicyInfo& p = policy("task-refcount/unbind-frees");
+  Scenario sc = canonical("thread-pool", {{"binder", "unbinds"}});
+  for (Strategy strategy : {Strategy::kExhaustive, Strategy::kPct, Strategy::kRandom}) {
+    Machine m(sc, p, MachineConfig{});
+    SearchConfig c;
+    c.strategy = strategy;
+    c.time_limit_s = 1e-9;  // spent by the reference schedule alone
+    SearchResult s = run_search(m, c);
+    EXPECT_EQ(s.schedules, 0) << to_string(strategy);
+    EXPECT_FALSE(s.complete) << to_string(strategy);
+    EXPECT_EQ(s.checked, 1) << to_string(strategy);
+    EXPECT_EQ(s.found.violation, static_cast<int>(Violation::kIsolation)) << to_string(strategy);
+    EXPECT_EQ(s.found.schedule, 0);
+    EXPECT_TRUE(s.found.deviations.empty());
+    EXPECT_EQ(s.failing_schedules[static_cast<int>(Violation::kIsolation)], 1);
+  }
+  // The exhaustive search's first schedule is the reference: counted once.
+  SearchResult b0 = search(sc, p, Strategy::kExhaustive, 0, 0);
+  EXPECT_EQ(b0.schedules, 1);
+  EXPECT_EQ(b0.checked, 1);
+  EXPECT_EQ(b0.failing_schedules[static_cast<int>(Violation::kIsolation)], 1);
+  SearchResult pct = search(sc, p, Strategy::kPct, 20);
+  EXPECT_EQ(pct.checked, 21);
+  EXPECT_TRUE(pct.complete);
+}
+
+// A capped search or one cut by time is never complete; one that ran all
+// it promised is.
+TEST(ModelSearch, CompleteMeansTheWholeSpaceOrEveryRequestedSchedule) {
+  Scenario sc = canonical("clone-bind-exit", {{"rounds", "2"}});
+  const PolicyInfo& p = policy("resync-ipi");
+  SearchResult full = search(sc, p, Strategy::kExhaustive, 0, 1);
+  EXPECT_TRUE(full.complete);
+  SearchResult exact = search(sc, p, Strategy::kExhaustive, full.schedules, 1);
+  EXPECT_TRUE(exact.complete) << "a cap the space fits under cuts nothing";
+  SearchResult capped = search(sc, p, Strategy::kExhaustive, full.schedules - 1, 1);
+  EXPECT_FALSE(capped.complete);
+  EXPECT_NE(capped.stopped_by.find("schedules cap"), std::string::npos);
+  SearchResult pct = search(sc, p, Strategy::kPct, 50);
+  EXPECT_TRUE(pct.complete);
+  EXPECT_EQ(pct.schedules, 50);
+  Machine m(sc, p, MachineConfig{});
+  SearchConfig c;
+  c.strategy = Strategy::kPct;
+  c.schedules = 1000000;
+  c.time_limit_s = 0.05;
+  SearchResult timed = run_search(m, c);
+  EXPECT_FALSE(timed.complete);
+  EXPECT_LT(timed.schedules, 1000000);
+  EXPECT_NE(timed.stopped_by.find("time limit (0.05 s)"), std::string::npos) << timed.stopped_by;
+}
+
 TEST(ModelSearch, EveryStrategyFindsFreeBeforeAckWhereItCanReach) {
   // free-before-ack needs an IPI delayed across another process's bind and
   // a rebind while a worker keeps running: with a third CPU for the rebind,

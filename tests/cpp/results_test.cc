@@ -7,6 +7,7 @@
 #include "results/jsonl_store.h"
 #include "results/ktap.h"
 #include "results/record.h"
+#include "results/verdict.h"
 
 namespace pasidbench {
 namespace {
@@ -66,7 +67,7 @@ TEST(Record, MissingMetricKeepsItsNoteAndNoValue) {
 
 TEST(Record, RejectsOtherSchemaVersion) {
   nlohmann::json j = to_json(sample_record("a"));
-  j["schema"] = "pasidbench-result/2";
+  j["schema"] = "pasidbench-result/3";
   EXPECT_THROW(record_from_json(j), std::runtime_error);
 }
 
@@ -123,22 +124,112 @@ TEST(Ktap, WritesVersionPlanResultsAndTotals) {
 namespace pasidbench {
 namespace {
 
-TEST(Ktap, ExpectedFailuresAreXfailAndUnexpectedPassesXpass) {
+ResultRecord record_of(const std::string& id, Outcome outcome, const std::string& reason,
+                       bool expect_fail = false, const std::string& mutant_of = "") {
+  ResultRecord r;
+  r.test_id = id;
+  r.backend = "model:" + id;
+  r.outcome = outcome;
+  r.reason = reason;
+  r.expect_fail = expect_fail;
+  r.mutant_of = mutant_of;
+  return r;
+}
+
+// Only directives ktap.rst lists (SKIP, TODO, XFAIL, TIMEOUT, ERROR): an
+// expected failure that passed is a plain "not ok" with words, no XPASS.
+TEST(Ktap, ExpectedFailuresAreXfailAndAnUnexpectedPassIsNotOk) {
   std::ostringstream out;
   KtapWriter k(out);
   k.header(2);
-  k.result("mutant", Outcome::kFail, "isolation_violation", {}, /*expect_fail=*/true);
-  k.result("mutant-missed", Outcome::kPass, "", {}, /*expect_fail=*/true);
+  k.result(record_of("mutant", Outcome::kFail, "isolation_violation", true));
+  k.result(record_of("mutant-missed", Outcome::kPass, "", true));
   k.totals();
   EXPECT_EQ(out.str(),
             "KTAP version 1\n1..2\n"
             "ok 1 mutant # XFAIL isolation_violation\n"
-            "not ok 2 mutant-missed # XPASS expected to fail\n"
+            "not ok 2 mutant-missed # expected to fail, passed\n"
             "# Totals: pass:0 fail:0 xfail:1 xpass:1 skip:0 error:0\n");
-  EXPECT_FALSE(fails_run(Outcome::kFail, true));
-  EXPECT_TRUE(fails_run(Outcome::kPass, true));
-  EXPECT_TRUE(fails_run(Outcome::kCrashed, true));
-  EXPECT_FALSE(fails_run(Outcome::kSkip, false));
+  EXPECT_EQ(out.str().find("XPASS"), std::string::npos);
+}
+
+TEST(Ktap, SeededMutantsAreCaughtOrNotCaughtHereAndIncompleteIsNotOk) {
+  std::ostringstream out;
+  KtapWriter k(out);
+  k.header(4);
+  k.result(record_of("m1", Outcome::kFail, "isolation_violation in 3 of 9 schedules", false,
+                     "resync-ipi"));
+  k.result(record_of("m2", Outcome::kPass, "no violation in 9 schedules", false, "resync-ipi"));
+  k.result(record_of("real", Outcome::kIncomplete, "search stopped by the time limit (1 s)"));
+  k.result(record_of("m3", Outcome::kTimeout, "timeout after 3 s", false, "resync-ipi"));
+  k.totals();
+  EXPECT_EQ(out.str(),
+            "KTAP version 1\n1..4\n"
+            "ok 1 m1 # XFAIL caught: isolation_violation in 3 of 9 schedules\n"
+            "ok 2 m2 # not caught here: no violation in 9 schedules\n"
+            "not ok 3 real # incomplete: search stopped by the time limit (1 s)\n"
+            "not ok 4 m3 # TIMEOUT timeout after 3 s\n"
+            "# Totals: pass:1 fail:2 xfail:1 xpass:0 skip:0 error:0\n");
+}
+
+TEST(Verdict, WhatFailsARun) {
+  EXPECT_EQ(verdict_of(Outcome::kFail, true, false), Verdict::kExpectedFail);
+  EXPECT_EQ(verdict_of(Outcome::kPass, true, false), Verdict::kFailed);
+  EXPECT_EQ(verdict_of(Outcome::kCrashed, true, false), Verdict::kFailed);
+  EXPECT_EQ(verdict_of(Outcome::kSkip, false, false), Verdict::kSkipped);
+  EXPECT_EQ(verdict_of(Outcome::kIncomplete, false, false), Verdict::kFailed);
+  EXPECT_EQ(verdict_of(Outcome::kPass, false, false), Verdict::kPassed);
+  EXPECT_EQ(verdict_of(Outcome::kFail, false, true), Verdict::kCaught);
+  EXPECT_EQ(verdict_of(Outcome::kPass, false, true), Verdict::kNotCaught);
+  EXPECT_EQ(verdict_of(Outcome::kIncomplete, false, true), Verdict::kNotCaught);
+  EXPECT_EQ(verdict_of(Outcome::kError, false, true), Verdict::kFailed);
+}
+
+TEST(Verdict, TheRunFailsWhenAMutantIsCaughtNowhere) {
+  RunTally t;
+  t.add(record_of("a", Outcome::kPass, ""));
+  t.add(record_of("m", Outcome::kFail, "", false, "p"));
+  t.add(record_of("m", Outcome::kPass, "", false, "p"));
+  EXPECT_FALSE(t.run_failed()) << t.summary();
+  EXPECT_EQ(t.uncaught_line(), "");
+  t.add(record_of("n", Outcome::kPass, "", false, "p"));
+  t.add(record_of("n", Outcome::kIncomplete, "", false, "p"));
+  EXPECT_TRUE(t.run_failed());
+  EXPECT_EQ(t.uncaught_mutants(), std::vector<std::string>{"model:n"});
+  EXPECT_EQ(t.uncaught_line(), "seeded mutant(s) caught by no test: model:n");
+  EXPECT_EQ(t.failures(), 1);
+}
+
+TEST(Verdict, ResumedRecordsCountWithTheirOutcome) {
+  RunTally t;
+  t.add(record_of("a", Outcome::kFail, ""), /*earlier=*/true);
+  t.add(record_of("b", Outcome::kPass, ""));
+  EXPECT_TRUE(t.run_failed());
+  EXPECT_EQ(t.earlier(), 1);
+  EXPECT_EQ(t.earlier_failed(), 1);
+  EXPECT_NE(t.summary().find("1 result(s) taken from the earlier run (--resume), 1 of them failed"),
+            std::string::npos)
+      << t.summary();
+}
+
+TEST(Record, SchemaVersion2RoundTripsAndVersion1IsRead) {
+  ResultRecord r = record_of("x", Outcome::kIncomplete, "stopped", false, "resync-ipi");
+  r.run_id = "run";
+  r.kind = "conformance";
+  r.workload = "thread-pool";
+  nlohmann::json j = to_json(r);
+  EXPECT_EQ(j["schema"], "pasidbench-result/2");
+  EXPECT_EQ(j["outcome"], "incomplete");
+  EXPECT_EQ(j["mutant_of"], "resync-ipi");
+  ResultRecord back = record_from_json(j);
+  EXPECT_EQ(back.outcome, Outcome::kIncomplete);
+  EXPECT_EQ(back.mutant_of, "resync-ipi");
+  j["schema"] = "pasidbench-result/1";
+  j.erase("mutant_of");
+  j["outcome"] = "pass";
+  EXPECT_EQ(record_from_json(j).outcome, Outcome::kPass);
+  j["schema"] = "pasidbench-result/3";
+  EXPECT_THROW(record_from_json(j), std::runtime_error);
 }
 
 }  // namespace

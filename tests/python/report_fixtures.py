@@ -1,7 +1,7 @@
 """Synthetic pasidbench result sets for the report tests.
 
 Every record written here is validated against
-results/schema/result-v1.schema.json, so the tests exercise the real input
+results/schema/result-v2.schema.json, so the tests exercise the real input
 format. Run as a script to write a demo comparison for looking at:
 
     /usr/bin/python3 tests/python/report_fixtures.py OUTDIR
@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO / "reports") not in sys.path:
     sys.path.insert(0, str(REPO / "reports"))
 SCHEMA = json.loads(
-    (REPO / "results" / "schema" / "result-v1.schema.json").read_text())
-SCHEMA_TAG = "pasidbench-result/1"
+    (REPO / "results" / "schema" / "result-v2.schema.json").read_text())
+SCHEMA_TAG = "pasidbench-result/2"
 _validator = jsonschema.Draft202012Validator(SCHEMA)
 
 

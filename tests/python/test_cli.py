@@ -8,7 +8,7 @@ import pytest
 
 from conftest import PASIDBENCH, ROOT
 
-SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v2.schema.json").read_text())
 
 
 def pb(*args, cwd=None):

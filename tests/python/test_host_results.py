@@ -1,5 +1,5 @@
 """The host backend end to end through the CLI: its records validate against
-result-v1, benchmarks carry one sample per process, what cannot run here
+result-v2, benchmarks carry one sample per process, what cannot run here
 is a SKIP with a reason, and the environment record has its keys."""
 import json
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 
 from conftest import PASIDBENCH, ROOT
 
-SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v2.schema.json").read_text())
 
 SUITE = """
 [suite]
@@ -86,7 +86,7 @@ def test_environment_record_has_the_provenance_keys():
     p = run("env", "--json")
     assert p.returncode == 0, p.stderr
     env = json.loads(p.stdout)
-    jsonschema.validate({"schema": "pasidbench-result/1", "record": "environment", "run_id": "x",
+    jsonschema.validate({"schema": "pasidbench-result/2", "record": "environment", "run_id": "x",
                          "created_at": env["collected_at"], "environment": env}, SCHEMA)
     for key in ("release", "version", "cmdline", "config_source"):
         assert key in env["kernel"]

@@ -10,6 +10,7 @@ import pytest
 from conftest import PASIDBENCH, ROOT
 
 KCIDB = json.loads((ROOT / "results" / "schema" / "kcidb-v5.3-subset.schema.json").read_text())
+# Written as version 1 records: export reads results files of both versions.
 RESULT = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
 GIT = "0123456789abcdef0123456789abcdef01234567"
 PATCHES = "ab" * 32

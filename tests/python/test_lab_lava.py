@@ -13,7 +13,7 @@ import yaml
 from conftest import PASIDBENCH, ROOT
 
 SUITE = ROOT / "suites" / "vm-smoke.toml"
-SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v2.schema.json").read_text())
 
 FAKE_LAVA_TEST_CASE = r"""#!/bin/sh
 # Stand-in for LAVA's lava-test-case: records the call.

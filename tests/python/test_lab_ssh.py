@@ -18,7 +18,7 @@ import pytest
 from conftest import PASIDBENCH, ROOT
 
 SSHD = "/usr/sbin/sshd"
-SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v2.schema.json").read_text())
 
 
 def free_port():
@@ -130,6 +130,12 @@ def test_a_machine_running_another_kernel_is_recorded_not_measured(sshd, tmp_pat
     assert boot["reason"] == (f"{sshd['dest']} runs kernel {platform.release()}, not 0.0.0-expected "
                               f"as {tmp_path / 'booted.toml'} says")
     assert all(t["outcome"] == "error" for t in tests)
+    # Issue 16 finding 2: resumed, the recorded errors still fail the night.
+    again = lab_ssh(sshd, "--kernels", booted_manifest(tmp_path, "0.0.0-expected"),
+                    "--suite", ROOT / "suites" / "vm-smoke.toml", "--out", out, "--resume")
+    assert again.returncode == 1, again.stderr
+    assert "already recorded (resume): 0 passed, 4 failed" in again.stderr
+    assert "taken from the earlier run (--resume), 4 of them failed" in again.stderr
 
 
 def test_an_unreachable_machine_is_a_recorded_error(sshd, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from conftest import PASIDBENCH, ROOT
 
 KERNEL = ROOT / "kernels" / "debian-6.12-amd64.toml"
-SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v2.schema.json").read_text())
 
 SHORT_SUITE = """
 [suite]

@@ -28,29 +28,29 @@ def footer(out):
 
 def test_other_schema_version_is_left_out_with_a_message(tmp_path):
     a = good_set(tmp_path / "a")
-    v2 = fx.test_record("pipe-pingpong", {"with_pasid": False},
+    v3 = fx.test_record("pipe-pingpong", {"with_pasid": False},
                         {"ctxsw_ns": fx.metric(BASE)}, kernel="6.11.0-b")
-    v2["schema"] = "pasidbench-result/2"
+    v3["schema"] = "pasidbench-result/3"
     (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "results.jsonl").write_text(json.dumps(v2) + "\n")
+    (tmp_path / "b" / "results.jsonl").write_text(json.dumps(v3) + "\n")
     status, out, err = fx.run_cli([a, tmp_path / "b"])
     assert status == 0
-    message = ("1 record(s) of schema 'pasidbench-result/2' skipped "
-               "(this report reads pasidbench-result/1)")
+    message = ("1 record(s) of schema 'pasidbench-result/3' skipped "
+               "(this report reads pasidbench-result/2 or pasidbench-result/1)")
     assert message in footer(out)
     assert "whole set left out" in footer(out)
     assert message in " ".join(err.split())
     assert "A  6.10.0-a (baseline)" in out   # the valid set is still reported
 
 
-def test_mixed_schema_versions_in_one_file_keep_the_v1_records(tmp_path):
+def test_mixed_schema_versions_in_one_file_keep_the_known_records(tmp_path):
     good = good_set(tmp_path / "a")
-    foreign = dict(fx.environment_record(), schema="pasidbench-result/2")
+    foreign = dict(fx.environment_record(), schema="pasidbench-result/3")
     with open(good / "results.jsonl", "a") as results:
         results.write(json.dumps(foreign) + "\n")
     status, out, _ = fx.run_cli([good])
     assert status == 0
-    assert "1 record(s) of schema 'pasidbench-result/2' skipped" in footer(out)
+    assert "1 record(s) of schema 'pasidbench-result/3' skipped" in footer(out)
     assert "ctxsw_ns [ns, lower is better]" in out
 
 
@@ -101,7 +101,7 @@ def test_record_not_matching_the_schema_names_the_field(tmp_path):
         results.write(json.dumps(bad) + "\n")
     status, out, _ = fx.run_cli([a])
     assert status == 0
-    assert ("test record does not match pasidbench-result/1 "
+    assert ("test record does not match pasidbench-result/2 "
             "(metrics.ctxsw_ns.better: 'faster' is not one of") in footer(out)
 
 
@@ -231,3 +231,75 @@ def test_script_entry_point_runs_under_debian_python(tmp_path):
     usage = subprocess.run([sys.executable, str(script), "--help"],
                            capture_output=True, text=True, check=False)
     assert usage.returncode == 0 and "--cov-warn" in usage.stdout
+
+
+# Issue 16 finding 8: the report reads what the C++ reads, no more.
+
+def _one_line_set(directory, line):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "results.jsonl").write_text(line + "\n")
+    return directory
+
+
+def test_nan_and_infinity_are_not_json(tmp_path):
+    record = fx.test_record("pipe-pingpong", {"with_pasid": False},
+                            {"ctxsw_ns": fx.metric(BASE)}, kernel="6.10.0-a")
+    text = json.dumps(record)
+    for word in ("NaN", "Infinity", "-Infinity"):
+        bad = _one_line_set(tmp_path / word,
+                            text.replace("1001.0", word, 1))
+        status, out, err = fx.run_cli([bad])
+        assert status == 2, word
+        assert out == ""
+        assert f"results.jsonl:1: malformed JSON ({word} is not a JSON " \
+               f"number)" in err, err
+    # Beside a valid set, the bad line is left out by name, not read.
+    a = good_set(tmp_path / "a")
+    with open(a / "results.jsonl", "a") as results:
+        results.write(text.replace("1001.0", "NaN", 1)
+                      .replace("false", "true") + "\n")
+    status, out, err = fx.run_cli([a])
+    assert status == 0
+    assert "results.jsonl:3: malformed JSON (NaN is not a JSON number)" in err
+    assert "with_pasid=true" not in out
+
+
+def test_deep_nesting_is_a_named_error_not_a_traceback(tmp_path):
+    bad = _one_line_set(tmp_path / "deep", "[" * 100000)
+    status, out, err = fx.run_cli([bad])
+    assert status == 2
+    assert "Traceback" not in err
+    assert "results.jsonl:1: malformed JSON (nested too deeply)" in err
+
+
+def test_a_metric_without_usable_values_says_so(tmp_path):
+    a = good_set(tmp_path / "a")
+    unmeasured = {"value": None, "unit": "ns", "better": "lower",
+                  "note": "PAPI: no hardware counters"}
+    b = good_set(tmp_path / "b", "6.10.0-b",
+                 metrics={"ctxsw_ns": unmeasured})
+    status, out, err = fx.run_cli([a, b])
+    assert status == 0
+    flat = " ".join(out.split())
+    assert "no usable value in B (no value: PAPI: no hardware counters)" \
+        in flat
+    assert "a single sample in B" not in flat   # there is no sample at all
+
+
+def test_values_that_are_not_finite_are_left_out_with_a_note():
+    from pasidbench_reports import compare, load
+    base = fx.test_record("w", {}, {"m": fx.metric(BASE)}, kernel="a")
+    odd = fx.test_record("w", {}, {"m": fx.metric(BASE)}, kernel="b")
+    odd["metrics"]["m"]["samples"][3] = float("nan")
+    sets = []
+    for label, record in (("a", base), ("b", odd)):
+        result_set = load.ResultSet(source=label, path=None, label=label)
+        result_set.tests[load.TestKey.of(record)] = record
+        sets.append(result_set)
+    report = compare.build_report(sets, resamples=200)
+    [row] = report.metrics
+    assert "B: 1 of 15 values not finite numbers; left out of its " \
+           "statistics" in row.notes
+    assert row.columns[1].summary.n == 14
+    assert all(v == v for v in (row.columns[1].summary.amean,
+                                row.columns[1].summary.median))

@@ -159,6 +159,7 @@ class ModelBackend : public Backend {
   }
 
   void check(const TestCase& test) const override { check_model_test(test); }
+  std::string mutant_of() const override { return policy_.parent; }
   ResultRecord run(const TestCase& test, const RunContext& ctx) override {
     ModelOptions o = model_options(test.params);
     if (!o.replay.empty()) return replay(o.replay, ctx);
@@ -173,6 +174,7 @@ class ModelBackend : public Backend {
     if (o.search.time_limit_s == 0) o.search.time_limit_s = std::max(1.0, test.timeout_s * 0.6);
     Machine machine(test.scenario, policy_, o.machine);
     SearchResult s = run_search(machine, o.search);
+    const int64_t requested = o.search.schedules > 0 ? o.search.schedules : kDefaultSchedules;
 
     json search = {{"strategy", to_string(s.strategy)},
                    {"schedules", s.schedules},
@@ -180,12 +182,14 @@ class ModelBackend : public Backend {
                    {"steps", s.steps},
                    {"seconds", s.seconds},
                    {"decisions_per_second", s.seconds > 0 ? s.decisions / s.seconds : 0.0},
+                   {"schedules_checked", s.checked},
                    {"complete", s.complete},
                    {"digest", hex64(s.digest)},
                    {"reference_digest", hex64(s.reference.digest)}};
     if (s.strategy == Strategy::kExhaustive) search["preemption_bound"] = o.search.preemption_bound;
     if (s.strategy == Strategy::kPct) search["pct_depth"] = o.search.pct_depth;
     if (s.strategy != Strategy::kExhaustive) search["seed"] = o.search.seed;
+    if (s.strategy != Strategy::kExhaustive) search["schedules_requested"] = requested;
     if (!s.complete) search["stopped_by"] = s.stopped_by;
     if (s.step_limit_runs > 0) search["step_limit_schedules"] = s.step_limit_runs;
     r.search = search;
@@ -203,21 +207,36 @@ class ModelBackend : public Backend {
                    {"end_ns", s.reference.end_ns},
                    {"digest", hex64(s.reference.digest)}}}};
 
+    std::string checked = std::to_string(s.checked) + " schedule" + (s.checked == 1 ? "" : "s");
     if (s.found.violation >= 0) {
+      // A violation is a violation however much of the space was searched.
       r.outcome = Outcome::kFail;
       r.counterexample = counterexample(test, o, s.found, ctx, r.details);
       r.reason = severity_name(s.found.violation) + " in " +
-                 std::to_string(s.failing_schedules[s.found.violation]) + " of " +
-                 std::to_string(s.schedules) + " schedules; counterexample of " +
-                 std::to_string(r.counterexample.value("events", 0)) + " events";
+                 std::to_string(s.failing_schedules[s.found.violation]) + " of " + checked +
+                 (s.found.schedule == 0 ? " (the reference schedule among them)" : "") +
+                 "; counterexample of " + std::to_string(r.counterexample.value("events", 0)) +
+                 " events";
     } else if (s.step_limit_runs > 0) {
       r.outcome = Outcome::kError;
       r.reason = std::to_string(s.step_limit_runs) + " schedules reached max_steps (" +
                  std::to_string(o.machine.max_steps) + ") before the workload ended";
+    } else if (!s.complete) {
+      r.outcome = Outcome::kIncomplete;
+      r.reason = "search stopped by " + s.stopped_by + " after " + checked + " (" +
+                 (s.strategy == Strategy::kExhaustive
+                      ? std::string("the exhaustive space was not covered")
+                      : std::to_string(s.schedules) + " of " + std::to_string(requested) +
+                            " requested " + to_string(s.strategy) + " schedules") +
+                 "): no violation in what was checked, which is not a pass";
     } else {
       r.outcome = Outcome::kPass;
-      r.reason = "no violation in " + std::to_string(s.schedules) + " schedules" +
-                 (s.complete ? "" : " (search incomplete: stopped by " + s.stopped_by + ")");
+      r.reason = "no violation in " + checked +
+                 (s.strategy == Strategy::kExhaustive
+                      ? " (every schedule within preemption bound " +
+                            std::to_string(o.search.preemption_bound) + ")"
+                      : " (" + std::to_string(s.schedules) + " " + to_string(s.strategy) +
+                            " schedules, all that were requested, and the reference)");
     }
     return r;
   }

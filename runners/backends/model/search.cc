@@ -1,6 +1,7 @@
 #include "runners/backends/model/search.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "runners/backends/model/strategies.h"
 
@@ -24,25 +25,37 @@ class Accumulator {
  public:
   Accumulator(SearchResult& out, const SearchConfig& config) : out_(out), config_(config) {}
 
-  void add(const ScheduleResult& r) {
+  // The reference schedule: its result counts like any other schedule's,
+  // even when the search proper never runs one.
+  void add_reference(const ScheduleResult& r) { count(r); }
+
+  // `same_as_reference`: the exhaustive search's first schedule takes the
+  // timed default everywhere, i.e. it is the reference schedule again; it is
+  // run (the search branches from it) but its result is already counted.
+  void add(const ScheduleResult& r, bool same_as_reference = false) {
     ++out_.schedules;
     out_.decisions += r.decisions;
     out_.steps += r.steps;
     out_.digest = digest_mix(out_.digest, r.digest);
+    if (out_.samples.size() < config_.max_samples) out_.samples.push_back(r.counters);
+    if (!same_as_reference) count(r);
+  }
+
+ private:
+  void count(const ScheduleResult& r) {
+    ++out_.checked;
     if (r.step_limit) ++out_.step_limit_runs;
     for (int k = 0; k < kViolationKinds; ++k)
       if (r.violations[k] > 0) ++out_.failing_schedules[k];
     for (int k = 0; k < kOutcomeKinds; ++k) out_.outcomes[k] += r.outcomes[k];
-    if (out_.samples.size() < config_.max_samples) out_.samples.push_back(r.counters);
     if (r.failed() && (out_.found.violation < 0 || r.violation_kind < out_.found.violation)) {
       out_.found.violation = r.violation_kind;
       out_.found.deviations = r.deviations;
       out_.found.event = r.violation_event;
-      out_.found.schedule = out_.schedules - 1;
+      out_.found.schedule = out_.checked - 1;
     }
   }
 
- private:
   SearchResult& out_;
   const SearchConfig& config_;
 };
@@ -54,6 +67,11 @@ SearchResult run_search(Machine& machine, const SearchConfig& config) {
   const auto start = clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
   auto out_of_time = [&] { return config.time_limit_s > 0 && elapsed() > config.time_limit_s; };
+  auto time_limit_text = [&] {
+    char text[64];
+    std::snprintf(text, sizeof text, "the time limit (%g s)", config.time_limit_s);
+    return std::string(text);
+  };
 
   SearchResult out;
   out.strategy = config.strategy;
@@ -64,6 +82,7 @@ SearchResult run_search(Machine& machine, const SearchConfig& config) {
   out.samples.push_back(out.reference.counters);
 
   Accumulator acc(out, config);
+  acc.add_reference(out.reference);
   ScheduleResult r;
   switch (config.strategy) {
     case Strategy::kExhaustive: {
@@ -76,18 +95,18 @@ SearchResult run_search(Machine& machine, const SearchConfig& config) {
         }
         if ((out.schedules & 255) == 0 && out_of_time()) {
           out.complete = false;
-          out.stopped_by = "the time limit";
+          out.stopped_by = time_limit_text();
           break;
         }
         chooser.begin();
         machine.run(chooser, false, r);
-        acc.add(r);
+        acc.add(r, out.schedules == 0);
       } while (chooser.next());
       break;
     }
     case Strategy::kPct:
     case Strategy::kRandom: {
-      const int64_t n = config.schedules > 0 ? config.schedules : 10000;
+      const int64_t n = config.schedules > 0 ? config.schedules : kDefaultSchedules;
       PctChooser pct(config.pct_depth);
       RandomChooser random;
       int64_t k = out.reference.decisions;
@@ -95,7 +114,7 @@ SearchResult run_search(Machine& machine, const SearchConfig& config) {
       for (int64_t i = 0; i < n; ++i) {
         if ((i & 255) == 0 && out_of_time()) {
           out.complete = false;
-          out.stopped_by = "the time limit";
+          out.stopped_by = time_limit_text();
           break;
         }
         uint64_t seed = splitmix64(seed_state);

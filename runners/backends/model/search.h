@@ -12,6 +12,8 @@
 namespace pasidbench::model {
 
 enum class Strategy { kExhaustive, kPct, kRandom };
+// pct and random: schedules run when the `schedules` parameter is 0.
+inline constexpr int64_t kDefaultSchedules = 10000;
 const char* to_string(Strategy s);
 
 struct SearchConfig {
@@ -26,25 +28,31 @@ struct SearchConfig {
 };
 
 // The failing schedule the search keeps: the most severe violation kind
-// seen, the first schedule that showed it.
+// seen, the first schedule that showed it (the reference schedule first).
 struct Found {
   int violation = -1;
   std::vector<Deviation> deviations;
   int64_t event = 0;     // 1-based action index of the violation
-  int64_t schedule = 0;  // index of the schedule among those run
+  int64_t schedule = 0;  // index among the checked schedules (0: the reference)
 };
 
 struct SearchResult {
   Strategy strategy = Strategy::kExhaustive;
   int64_t schedules = 0;  // strategy schedules run (the reference not counted)
+  // Distinct schedules whose results count: the reference schedule and every
+  // strategy schedule (the exhaustive search's first one is the reference).
+  int64_t checked = 0;
   int64_t decisions = 0;
   int64_t steps = 0;
   double seconds = 0;
-  bool complete = true;         // exhaustive: every schedule within the bound was run
+  // exhaustive: every schedule within the bound was run; pct/random: every
+  // requested schedule was run. Never true for a search that was cut short.
+  bool complete = true;
   std::string stopped_by;       // why an incomplete search stopped
   int64_t step_limit_runs = 0;  // schedules cut off at max_steps
+  // Over the `checked` schedules, the reference included:
   std::array<int64_t, kViolationKinds> failing_schedules{};  // schedules showing the kind
-  std::array<int64_t, kOutcomeKinds> outcomes{};             // submissions, all schedules
+  std::array<int64_t, kOutcomeKinds> outcomes{};             // submissions
   std::vector<Counters> samples;  // the reference schedule's first, then one per schedule
   ScheduleResult reference;       // the timed default schedule, recorded
   std::vector<PasidInterval> timeline;
