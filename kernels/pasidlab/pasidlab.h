@@ -213,7 +213,6 @@ int pl_task_init(void);
 void pl_task_exit(void);
 int pl_task_register(void);
 void pl_task_unregister(void);
-void pl_switch_probe_update(void);	/* pl_mutex held */
 void pl_switch_probe_force_on(void);	/* pl_mutex held */
 void pl_switch_probe_recheck(void);	/* any context */
 bool pl_switch_probe_on(void);

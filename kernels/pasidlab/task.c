@@ -45,7 +45,7 @@ static DEFINE_PER_CPU(struct mm_struct *, pl_cpu_mm);
 static bool pl_switch_registered;
 static bool pl_stopping;
 static void pl_switch_work_fn(struct work_struct *work);
-static DECLARE_WORK(pl_switch_work, pl_switch_work_fn);
+static DECLARE_DELAYED_WORK(pl_switch_work, pl_switch_work_fn);
 static void pl_recheck_fn(struct irq_work *work);
 static struct irq_work pl_recheck_work = IRQ_WORK_INIT_HARD(pl_recheck_fn);
 
@@ -416,46 +416,40 @@ void pl_task_unregister(void)
 	/* No probe runs once this returns, so nothing queues the rechecks again. */
 	tracepoint_synchronize_unregister();
 	irq_work_sync(&pl_recheck_work);
-	cancel_work_sync(&pl_switch_work);
+	cancel_delayed_work_sync(&pl_switch_work);
 }
 
 /*
  * The sched_switch probe is the policy's static key: a tracepoint with no
- * probe is a static branch that is off. On while any mm has a PASID or any
- * live thread still holds one.
+ * probe is a static branch that is off. It goes on before an mm gets a
+ * PASID and off once no mm has a PASID and no live thread holds one -- a
+ * second after that became true, rate-limited as static_key_deferred is:
+ * each change patches __schedule() (text_poke_bp() with IPIs to every CPU).
  */
-void pl_switch_probe_update(void)
+static void pl_switch_probe_off_if_unused(void)
 {
 	struct pl_tracepoint *sw = &pl_tps[PL_TP_SWITCH];
 	unsigned long flags;
-	bool want;
+	bool used;
 	int cpu;
 
 	lockdep_assert_held(&pl_mutex);
-	if (!pl_policy->context_switch || pl_stopping)
+	if (!pl_switch_registered || pl_stopping)
 		return;
 	raw_spin_lock_irqsave(&pl_lock, flags);
-	want = pl_mms_with_pasid() > 0 || pl_tasks_with_valid_msr() > 0;
+	used = pl_mms_with_pasid() > 0 || pl_tasks_with_valid_msr() > 0;
 	raw_spin_unlock_irqrestore(&pl_lock, flags);
-	if (want == pl_switch_registered)
+	if (used)
 		return;
-	if (want) {
-		if (tracepoint_probe_register(sw->tp, sw->probe, NULL)) {
-			pr_err_ratelimited("sched_switch: tracepoint_probe_register() failed\n");
-			return;
-		}
-		pl_count(PASIDLAB_CTR_SWITCH_PROBE_REGS);
-	} else {
-		tracepoint_probe_unregister(sw->tp, sw->probe, NULL);
-		tracepoint_synchronize_unregister();
-		for_each_possible_cpu(cpu)
-			WRITE_ONCE(per_cpu(pl_cpu_mm, cpu), NULL);
-	}
-	sw->registered = want;
-	pl_switch_registered = want;
+	tracepoint_probe_unregister(sw->tp, sw->probe, NULL);
+	tracepoint_synchronize_unregister();
+	for_each_possible_cpu(cpu)
+		WRITE_ONCE(per_cpu(pl_cpu_mm, cpu), NULL);
+	sw->registered = false;
+	pl_switch_registered = false;
 }
 
-/* Turned on before the first PASID appears (bind, pl_mutex held). */
+/* On before the first PASID appears (bind, pl_mutex held). */
 void pl_switch_probe_force_on(void)
 {
 	struct pl_tracepoint *sw = &pl_tps[PL_TP_SWITCH];
@@ -470,20 +464,22 @@ void pl_switch_probe_force_on(void)
 	pl_switch_registered = true;
 }
 
+#define PL_KEY_OFF_DELAY HZ
+
 static void pl_switch_work_fn(struct work_struct *work)
 {
 	mutex_lock(&pl_mutex);
-	pl_switch_probe_update();
+	pl_switch_probe_off_if_unused();
 	mutex_unlock(&pl_mutex);
 }
 
 static void pl_recheck_fn(struct irq_work *work)
 {
-	schedule_work(&pl_switch_work);
+	mod_delayed_work(system_wq, &pl_switch_work, PL_KEY_OFF_DELAY);
 }
 
 /*
- * The condition may have gone false: re-evaluate it in process context.
+ * The condition may have gone false: re-evaluate it later, in process context.
  * Called from the sched_switch probe too, with the runqueue locked, where
  * waking a worker would take that lock again: an irq_work defers the
  * schedule_work() to the interrupt that follows.

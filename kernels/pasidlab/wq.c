@@ -113,9 +113,10 @@ static int pl_wq_open(struct inode *inode, struct file *file)
 		pl_ipis(r.ipis, mm);
 	if (r.wait_for_acks && pl_policy->acks_done)
 		pl_policy->acks_done(t, b->pm, r.cookie);
-	pl_switch_probe_update();
-	if (ret)
+	if (ret) {
+		pl_switch_probe_recheck();
 		goto out_unlock;
+	}
 	mutex_unlock(&pl_mutex);
 	file->private_data = b;
 	return 0;
@@ -155,7 +156,6 @@ static int pl_wq_release(struct inode *inode, struct file *file)
 		pl_ipis(r.ipis, b->mm);
 	if (r.wait_for_acks && pl_policy->acks_done)
 		pl_policy->acks_done(t, b->pm, r.cookie);
-	pl_switch_probe_update();
 	mutex_unlock(&pl_mutex);
 
 	mmu_notifier_unregister(&b->mn, b->mm);
