@@ -31,7 +31,7 @@ if [[ -z $cache ]]; then
   fi
 fi
 if ((${#files[@]} == 0)); then
-  mapfile -t files < <(cd "$here" && ls ./*.c ./*.h uapi/*.h tests/*.c | sed "s#^\./##; s#^#$here/#")
+  for f in "$here"/*.c "$here"/*.h "$here"/uapi/*.h "$here"/tests/*.c; do files+=("$f"); done
 fi
 
 version=$(apt-cache show --no-all-versions "$package" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
@@ -67,8 +67,8 @@ for f in "${files[@]}"; do
   if ! out=$(perl "$dir/checkpatch.pl" --no-tree --strict --terse --show-types -f "$f" 2>&1); then
     status=1
   fi
-  # --terse prints "total: E errors, W warnings, C checks" last on clean files too.
-  if grep -qv ': total: 0 errors, 0 warnings, 0 checks' <<<"$out"; then
+  # --terse prints nothing for a clean file.
+  if [[ -n $out ]]; then
     status=1
     echo "$out"
   fi

@@ -118,6 +118,7 @@ static void pl_write_completion(struct pl_desc *d, int outcome)
 	/* Everything but the status, then the status: the submitter polls it. */
 	ok = !copy_to_user(addr + 1, (u8 *)&cr + 1, sizeof(cr) - 1);
 	if (ok) {
+		/* The record's fields before its status. */
 		smp_wmb();
 		ok = !put_user((u8)(outcome + 1), addr);
 	}

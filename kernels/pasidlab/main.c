@@ -40,7 +40,9 @@ unsigned int pl_device_delay_us;
 module_param_named(device_delay_us, pl_device_delay_us, uint, 0644);
 MODULE_PARM_DESC(device_delay_us, "the device executes a descriptor this long after ENQCMD, at least");
 
+/* See pasidlab.h: the state every context touches (raw: IPIs, the scheduler). */
 DEFINE_RAW_SPINLOCK(pl_lock);
+/* Serializes bind, release and the sched_switch probe's registration. */
 DEFINE_MUTEX(pl_mutex);
 const struct pl_policy *pl_policy;
 
@@ -70,10 +72,13 @@ static void pl_print_policies(void)
 {
 	int i;
 
-	for (i = 0; i < ARRAY_SIZE(pl_policies); i++)
-		pr_err("  %s%s%s\n", pl_policies[i]->name,
-		       pl_policies[i]->parent ? " (mutant of " : "",
-		       pl_policies[i]->parent ? pl_policies[i]->parent : "");
+	for (i = 0; i < ARRAY_SIZE(pl_policies); i++) {
+		if (pl_policies[i]->parent)
+			pr_err("  %s (a seeded mutant of %s)\n", pl_policies[i]->name,
+			       pl_policies[i]->parent);
+		else
+			pr_err("  %s\n", pl_policies[i]->name);
+	}
 }
 
 /* mm_drop: __mmdrop() is where mainline frees an mm's PASID. */

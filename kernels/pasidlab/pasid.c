@@ -175,7 +175,8 @@ int pl_lookup(u64 pasid, const struct pl_mm *submitter)
 		return PASIDLAB_OUT_FAULT_UNBOUND;
 	s = &pl_slots[p];
 	if (s->installed)
-		return s->installed == submitter ? PASIDLAB_OUT_OK : PASIDLAB_OUT_ISOLATION_VIOLATION;
+		return s->installed == submitter ? PASIDLAB_OUT_OK
+						 : PASIDLAB_OUT_ISOLATION_VIOLATION;
 	if (pl_alloc_id(pasid) && s->alloc_id != pl_alloc_id(pasid))
 		return PASIDLAB_OUT_USE_AFTER_FREE;
 	return PASIDLAB_OUT_FAULT_UNBOUND;

@@ -119,7 +119,6 @@ struct pl_hook_result {
 struct pl_policy {
 	const char *name;
 	const char *parent;		/* seeded mutants: the policy they deviate from */
-	const char *description;
 
 	/* t opened the work queue; the bind is counted. Leaves pm->pasid valid. */
 	int (*bind)(struct pl_task *t, struct pl_mm *pm, struct pl_hook_result *r);

@@ -41,7 +41,6 @@ void pl_mm_lifetime_mm_drop(struct pl_mm *pm)
 
 const struct pl_policy pl_mm_lifetime = {
 	.name = "mm-lifetime",
-	.description = "the mm owns its PASID from the first bind until __mmdrop(); only the binding thread's MSR is loaded, at bind",
 	.bind = pl_mm_lifetime_bind,
 	.mm_drop = pl_mm_lifetime_mm_drop,
 };

@@ -14,7 +14,6 @@ static void pl_fork_inherits_fork(struct pl_task *parent, struct pl_task *child)
 const struct pl_policy pl_mm_lifetime_fork_inherits = {
 	.name = "mm-lifetime/fork-inherits",
 	.parent = "mm-lifetime",
-	.description = "mm-lifetime whose fork child keeps the parent's IA32_PASID",
 	.bind = pl_mm_lifetime_bind,
 	.mm_drop = pl_mm_lifetime_mm_drop,
 	.fork = pl_fork_inherits_fork,

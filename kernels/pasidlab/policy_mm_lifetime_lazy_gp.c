@@ -33,7 +33,6 @@ static bool pl_lazy_gp_gp_fault(struct pl_task *t)
 
 const struct pl_policy pl_mm_lifetime_lazy_gp = {
 	.name = "mm-lifetime-lazy-gp",
-	.description = "mainline since v5.18: mm-lifetime PASID, IA32_PASID filled lazily by the #GP fixup (pasid_activated)",
 	.bind = pl_lazy_gp_bind,
 	.mm_drop = pl_mm_lifetime_mm_drop,
 	.gp_fault = pl_lazy_gp_gp_fault,

@@ -121,7 +121,6 @@ void pl_resync_ipi_return_to_user(struct pl_task *t)
 
 const struct pl_policy pl_resync_ipi = {
 	.name = "resync-ipi",
-	.description = "Andy Lutomirski's proposal: PASID freed at the last unbind after IPIs + task_work resync every thread; context switch resyncs behind a static key",
 	.bind = pl_resync_ipi_bind,
 	.unbind = pl_resync_ipi_unbind,
 	.acks_done = pl_resync_ipi_acks_done,

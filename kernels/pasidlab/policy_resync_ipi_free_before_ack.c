@@ -22,7 +22,6 @@ static void pl_free_before_ack_unbind(struct pl_task *t, struct pl_mm *pm, bool 
 const struct pl_policy pl_resync_ipi_free_before_ack = {
 	.name = "resync-ipi/free-before-ack",
 	.parent = "resync-ipi",
-	.description = "resync-ipi that frees the old PASID without waiting for the IPIs' acks",
 	.bind = pl_resync_ipi_bind,
 	.unbind = pl_free_before_ack_unbind,
 	.acks_done = pl_resync_ipi_acks_done,

@@ -9,7 +9,6 @@
 const struct pl_policy pl_resync_ipi_no_switch_resync = {
 	.name = "resync-ipi/no-switch-resync",
 	.parent = "resync-ipi",
-	.description = "resync-ipi without the context-switch resync",
 	.bind = pl_resync_ipi_bind,
 	.unbind = pl_resync_ipi_unbind,
 	.acks_done = pl_resync_ipi_acks_done,

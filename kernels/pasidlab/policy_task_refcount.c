@@ -83,7 +83,6 @@ void pl_task_refcount_exec(struct pl_task *t, struct pl_mm *old)
 
 const struct pl_policy pl_task_refcount = {
 	.name = "task-refcount",
-	.description = "Fenghua Yu's Sept 2021 v1: PASID refcounted by binds and #GP-activated threads, freed at zero",
 	.bind = pl_task_refcount_bind,
 	.unbind = pl_task_refcount_unbind,
 	.gp_fault = pl_task_refcount_gp_fault,

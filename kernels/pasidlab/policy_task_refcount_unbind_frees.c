@@ -28,7 +28,6 @@ static void pl_unbind_frees_unbind(struct pl_task *t, struct pl_mm *pm, bool las
 const struct pl_policy pl_task_refcount_unbind_frees = {
 	.name = "task-refcount/unbind-frees",
 	.parent = "task-refcount",
-	.description = "task-refcount whose last unbind frees the PASID whatever the threads' references",
 	.bind = pl_task_refcount_bind,
 	.unbind = pl_unbind_frees_unbind,
 	.gp_fault = pl_task_refcount_gp_fault,

@@ -284,8 +284,8 @@ static void pl_probe_switch(void *data, bool preempt, struct task_struct *prev,
 	pl_count(PASIDLAB_CTR_CONTEXT_SWITCHES);
 	if (next->flags & PF_KTHREAD)
 		mm = NULL;
-	/* Published before the PASID is read: pairs with pl_ipis(). */
 	this_cpu_write(pl_cpu_mm, mm);
+	/* Published before the PASID is read: pairs with pl_ipis(). */
 	smp_mb();
 	if (!mm)
 		return;

@@ -32,7 +32,6 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-#include <linux/version.h>
 
 #include "pasidlab.h"
 
@@ -196,7 +195,7 @@ static int pl_wq_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 	if (vma->vm_end - vma->vm_start != PAGE_SIZE || vma->vm_pgoff)
 		return -EINVAL;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef PL_HAVE_VM_FLAGS_SET	/* Kbuild: 6.3 made vm_flags read-only */
 	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 #else
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
@@ -449,11 +448,13 @@ static struct miscdevice pl_ctl_dev = {
 
 static struct dentry *pl_debugfs;
 
-#define PL_NAME(id, name) name,
-static const char *const pl_outcome_names[] = { PASIDLAB_OUTCOMES(PL_NAME) };
-static const char *const pl_violation_names[] = { PASIDLAB_VIOLATIONS(PL_NAME) };
-static const char *const pl_counter_names[] = { PASIDLAB_COUNTERS(PL_NAME) };
-#undef PL_NAME
+static const char *const pl_outcome_names[] = PASIDLAB_OUTCOME_NAMES;
+static const char *const pl_violation_names[] = PASIDLAB_VIOLATION_NAMES;
+static const char *const pl_counter_names[] = PASIDLAB_COUNTER_NAMES;
+
+static_assert(ARRAY_SIZE(pl_outcome_names) == PASIDLAB_NR_OUTCOMES);
+static_assert(ARRAY_SIZE(pl_violation_names) == PASIDLAB_NR_VIOLATIONS);
+static_assert(ARRAY_SIZE(pl_counter_names) == PASIDLAB_NR_COUNTERS);
 
 static void pl_show_counters(struct seq_file *m, const char *prefix,
 			     const struct pasidlab_counters *c)

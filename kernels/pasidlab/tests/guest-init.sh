@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the initramfs tests/python/test_kmod.py boots: load pasidlab.ko
 # under each policy named in /etc/pasidlab/policies (one boot, insmod and
 # rmmod per policy), run the workloads, then the checks that need one policy

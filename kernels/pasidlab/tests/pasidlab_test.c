@@ -21,11 +21,13 @@
  * counters moved during the workload.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -41,11 +43,15 @@
 
 #include "../uapi/pasidlab.h"
 
-#define PL_NAME(id, name) name,
-static const char *const outcome_names[] = { PASIDLAB_OUTCOMES(PL_NAME) };
-static const char *const violation_names[] = { PASIDLAB_VIOLATIONS(PL_NAME) };
-static const char *const counter_names[] = { PASIDLAB_COUNTERS(PL_NAME) };
-#undef PL_NAME
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const outcome_names[] = PASIDLAB_OUTCOME_NAMES;
+static const char *const violation_names[] = PASIDLAB_VIOLATION_NAMES;
+static const char *const counter_names[] = PASIDLAB_COUNTER_NAMES;
+
+static_assert(ARRAY_SIZE(outcome_names) == PASIDLAB_NR_OUTCOMES, "outcome names");
+static_assert(ARRAY_SIZE(violation_names) == PASIDLAB_NR_VIOLATIONS, "violation names");
+static_assert(ARRAY_SIZE(counter_names) == PASIDLAB_NR_COUNTERS, "counter names");
 
 /* Outcomes of this process's submissions; shared with forked children. */
 struct tally {
@@ -56,7 +62,7 @@ struct tally {
 
 static struct tally *tally;
 static char policy[PASIDLAB_POLICY_NAME_MAX] = "?";
-static __thread volatile int segv_seen;
+static __thread atomic_int segv_seen;	/* set by the handler */
 
 static void die(const char *fmt, ...)
 {
@@ -76,16 +82,16 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	(void)uc;
 	if (si->si_code == SI_KERNEL)	/* force_sig(), as a #GP delivers it */
-		segv_seen = 1;
+		atomic_store(&segv_seen, 1);
 	atomic_fetch_add(&tally->segv, 1);
 }
 
-static uint64_t now_ns(void)
+static __u64 now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static void sleep_ms(int ms)
@@ -98,7 +104,7 @@ static void sleep_ms(int ms)
 
 static void spin_us(int us)
 {
-	uint64_t end = now_ns() + (uint64_t)us * 1000;
+	__u64 end = now_ns() + (__u64)us * 1000;
 
 	while (now_ns() < end)
 		;
@@ -152,16 +158,16 @@ static int ctl = -1;
  */
 static int submit(void)
 {
-	static __thread struct pasidlab_completion cr __attribute__((aligned(32)));
+	static __thread alignas(32) struct pasidlab_completion cr;
 	struct pasidlab_enqcmd req = {
 		.completion_addr = (uintptr_t)&cr,
 		.cookie = now_ns(),
 	};
-	uint64_t deadline;
+	__u64 deadline;
 	int outcome;
 
 	memset(&cr, 0, sizeof(cr));
-	segv_seen = 0;
+	atomic_store(&segv_seen, 0);
 	do {
 		if (ioctl(ctl, PASIDLAB_IOC_ENQCMD, &req))
 			die("ENQCMD");
@@ -171,7 +177,7 @@ static int submit(void)
 		outcome = PASIDLAB_OUT_FAULT_UNBOUND;
 		break;
 	case PASIDLAB_ENQ_GP:
-		if (!segv_seen)
+		if (!atomic_load(&segv_seen))
 			die("#GP without SIGSEGV (si_code SI_KERNEL) delivered to the thread");
 		outcome = PASIDLAB_OUT_GP_SIGSEGV;
 		break;
@@ -697,7 +703,8 @@ static void bad_input(int uid)
 	munmap(p, 4096);
 	close(wq);	/* the release drains the descriptor first */
 	munmap(cr, 4096);
-	printf("PLTEST BADINPUT policy=%s uid=%d failed=%d\n", policy, (int)getuid(), checks_failed);
+	printf("PLTEST BADINPUT policy=%s uid=%d failed=%d\n", policy, (int)getuid(),
+	       checks_failed);
 }
 
 /* --- unload while bound ---------------------------------------------------- */
@@ -724,12 +731,12 @@ static void unload_while_bound(void)
 
 /* --- fuzz ----------------------------------------------------------------- */
 
-static uint64_t rng_state;
+static __u64 rng_state;
 
-static uint64_t rnd(void)
+static __u64 rnd(void)
 {
 	/* splitmix64 */
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+	__u64 z = (rng_state += 0x9e3779b97f4a7c15ull);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -743,7 +750,7 @@ static const unsigned int known_cmds[] = {
 
 struct fuzz_ctx {
 	int calls;
-	uint64_t seed;
+	__u64 seed;
 	long ok, err[140];
 };
 
@@ -808,7 +815,7 @@ static void fuzz_calls(struct fuzz_ctx *fc, int wq, int cfd)
 		switch (rnd() % 4) {
 		case 0:
 		case 1:
-			cmd = known_cmds[rnd() % (sizeof(known_cmds) / sizeof(known_cmds[0]))];
+			cmd = known_cmds[rnd() % ARRAY_SIZE(known_cmds)];
 			break;
 		case 2:	/* our magic, any number, direction and size */
 			cmd = _IOC(rnd() % 4, PASIDLAB_IOC_MAGIC, rnd() % 16, rnd() % 512);
@@ -840,7 +847,7 @@ static void *fuzz_thread(void *arg)
 	return NULL;
 }
 
-static void fuzz(int calls, uint64_t seed, int uid)
+static void fuzz(int calls, __u64 seed, int uid)
 {
 	struct fuzz_ctx a = { .calls = calls / 2 }, b = { .calls = calls - calls / 2 };
 	struct binding bd;
@@ -856,7 +863,7 @@ static void fuzz(int calls, uint64_t seed, int uid)
 	fuzz_buf = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	fuzz_cr = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fuzz_buf == MAP_FAILED || fuzz_cr == MAP_FAILED || mprotect(fuzz_buf + 4096, 4096, 0))
-		die("fuzz buffers");
+		die("mmap of the buffers");
 	/* A bound thread and an unbound one, concurrently, plus mmap churn. */
 	bd = bind_wq();
 	if (pthread_create(&t, NULL, fuzz_thread, &a))
@@ -875,6 +882,12 @@ static void fuzz(int calls, uint64_t seed, int uid)
 		if (a.err[e] + b.err[e])
 			printf(" %s=%ld", e ? strerrorname_np(e) : "other", a.err[e] + b.err[e]);
 	printf(" sigsegv=%ld\n", atomic_load(&tally->segv));
+}
+
+static int usage(void)
+{
+	fputs("pasidlab_test COMMAND ARGS: see the top of pasidlab_test.c\n", stderr);
+	return 2;
 }
 
 int main(int argc, char **argv)
@@ -906,9 +919,7 @@ int main(int argc, char **argv)
 		unload_while_bound();
 	else if (!strcmp(cmd, "fuzz") && (argc == 4 || argc == 5))
 		fuzz(atoi(argv[2]), strtoull(argv[3], NULL, 0), argc == 5 ? atoi(argv[4]) : -1);
-	else {
-		fprintf(stderr, "usage: see the comment at the top of pasidlab_test.c\n");
-		return 2;
-	}
+	else
+		return usage();
 	return checks_failed ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #ifndef _UAPI_LINUX_PASIDLAB_H
 #define _UAPI_LINUX_PASIDLAB_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -27,68 +28,108 @@
 #define PASIDLAB_CTL_PATH	"/dev/pasidlab/ctl"
 
 /* IA32_PASID (MSR 0xd93): bit 31 valid, bits 19:0 the PASID. */
-#define PASIDLAB_MSR_VALID	(1U << 31)
+#define PASIDLAB_MSR_VALID	_BITUL(31)
 #define PASIDLAB_PASID_MASK	0xfffffU
 
 /*
  * What became of a submission: the model backend's outcome names, in its
  * order. A completion record's status is the outcome plus one (0: not
- * written yet).
+ * written yet). PASIDLAB_OUTCOME_NAMES initializes an array of the names.
  */
-#define PASIDLAB_OUTCOMES(X)					\
-	X(OK, "ok")						\
-	X(GP_SIGSEGV, "gp_sigsegv")				\
-	X(FAULT_UNBOUND, "fault_unbound")			\
-	X(ISOLATION_VIOLATION, "isolation_violation")		\
-	X(USE_AFTER_FREE, "use_after_free")
+enum pasidlab_outcome_id {
+	PASIDLAB_OUT_OK,
+	PASIDLAB_OUT_GP_SIGSEGV,
+	PASIDLAB_OUT_FAULT_UNBOUND,
+	PASIDLAB_OUT_ISOLATION_VIOLATION,
+	PASIDLAB_OUT_USE_AFTER_FREE,
+	PASIDLAB_NR_OUTCOMES
+};
+
+#define PASIDLAB_OUTCOME_NAMES { \
+	"ok", \
+	"gp_sigsegv", \
+	"fault_unbound", \
+	"isolation_violation", \
+	"use_after_free", \
+}
 
 /* Safety violations the module can see, by the model's names. */
-#define PASIDLAB_VIOLATIONS(X)					\
-	X(ISOLATION_VIOLATION, "isolation_violation")		\
-	X(USE_AFTER_FREE, "use_after_free")			\
-	X(FREED_WHILE_INSTALLED, "pasid_freed_while_installed")	\
-	X(DOUBLE_FREE, "pasid_double_free")
+enum pasidlab_violation_id {
+	PASIDLAB_VIO_ISOLATION_VIOLATION,
+	PASIDLAB_VIO_USE_AFTER_FREE,
+	PASIDLAB_VIO_FREED_WHILE_INSTALLED,
+	PASIDLAB_VIO_DOUBLE_FREE,
+	PASIDLAB_NR_VIOLATIONS
+};
+
+#define PASIDLAB_VIOLATION_NAMES { \
+	"isolation_violation", \
+	"use_after_free", \
+	"pasid_freed_while_installed", \
+	"pasid_double_free", \
+}
 
 /*
- * Counters, global and per mm. The first group has the model's metric
- * names; pasid_idle_ns is the model's PASID-seconds idle, in ns.
+ * Counters, global and per mm. The first eleven are the model's metric
+ * names (pasid_idle_ns is its PASID-seconds idle, in ns); context_switches
+ * counts only while the sched_switch probe is registered.
  */
-#define PASIDLAB_COUNTERS(X)						\
-	X(PASID_ALLOCS, "pasid_allocs")					\
-	X(PASID_FREES, "pasid_frees")					\
-	X(PASID_PEAK_LIVE, "pasid_peak_live")				\
-	X(PASID_IDLE_NS, "pasid_idle_ns")				\
-	X(CONTEXT_SWITCHES, "context_switches")				\
-	X(CONTEXT_SWITCHES_PASID_WORK, "context_switches_pasid_work")	\
-	X(IPIS, "ipis")							\
-	X(TASK_WORK_RUNS, "task_work_runs")				\
-	X(GP_FIXUPS, "gp_fixups")					\
-	X(SUBMITS, "submits")						\
-	X(ENQCMD_RETRIES, "enqcmd_retries")				\
-	X(PASID_LIVE, "pasid_live")					\
-	X(GP_SIGSEGVS, "gp_sigsegvs")					\
-	X(IPIS_HANDLED, "ipis_handled")					\
-	X(IPIS_NOT_MM, "ipis_not_mm")					\
-	X(TASK_WORK_ADDED, "task_work_added")				\
-	X(MSR_WRITES, "msr_writes")					\
-	X(BINDS, "binds")						\
-	X(UNBINDS, "unbinds")						\
-	X(MM_EXITS, "mm_exits")						\
-	X(MM_DROPS, "mm_drops")						\
-	X(COMPLETIONS, "completions")					\
-	X(COMPLETION_FAULTS, "completion_faults")			\
-	X(SWITCH_PROBE_REGS, "switch_probe_registrations")		\
-	X(TASK_TABLE_FULL, "task_table_full")
+enum pasidlab_counter_id {
+	PASIDLAB_CTR_PASID_ALLOCS,
+	PASIDLAB_CTR_PASID_FREES,
+	PASIDLAB_CTR_PASID_PEAK_LIVE,
+	PASIDLAB_CTR_PASID_IDLE_NS,
+	PASIDLAB_CTR_CONTEXT_SWITCHES,
+	PASIDLAB_CTR_CONTEXT_SWITCHES_PASID_WORK,
+	PASIDLAB_CTR_IPIS,
+	PASIDLAB_CTR_TASK_WORK_RUNS,
+	PASIDLAB_CTR_GP_FIXUPS,
+	PASIDLAB_CTR_SUBMITS,
+	PASIDLAB_CTR_ENQCMD_RETRIES,
+	PASIDLAB_CTR_PASID_LIVE,
+	PASIDLAB_CTR_GP_SIGSEGVS,
+	PASIDLAB_CTR_IPIS_HANDLED,
+	PASIDLAB_CTR_IPIS_NOT_MM,
+	PASIDLAB_CTR_TASK_WORK_ADDED,
+	PASIDLAB_CTR_MSR_WRITES,
+	PASIDLAB_CTR_BINDS,
+	PASIDLAB_CTR_UNBINDS,
+	PASIDLAB_CTR_MM_EXITS,
+	PASIDLAB_CTR_MM_DROPS,
+	PASIDLAB_CTR_COMPLETIONS,
+	PASIDLAB_CTR_COMPLETION_FAULTS,
+	PASIDLAB_CTR_SWITCH_PROBE_REGS,
+	PASIDLAB_CTR_TASK_TABLE_FULL,
+	PASIDLAB_NR_COUNTERS
+};
 
-#define PASIDLAB_OUT_ENTRY(id, name) PASIDLAB_OUT_##id,
-#define PASIDLAB_VIO_ENTRY(id, name) PASIDLAB_VIO_##id,
-#define PASIDLAB_CTR_ENTRY(id, name) PASIDLAB_CTR_##id,
-enum pasidlab_outcome_id { PASIDLAB_OUTCOMES(PASIDLAB_OUT_ENTRY) PASIDLAB_NR_OUTCOMES };
-enum pasidlab_violation_id { PASIDLAB_VIOLATIONS(PASIDLAB_VIO_ENTRY) PASIDLAB_NR_VIOLATIONS };
-enum pasidlab_counter_id { PASIDLAB_COUNTERS(PASIDLAB_CTR_ENTRY) PASIDLAB_NR_COUNTERS };
-#undef PASIDLAB_OUT_ENTRY
-#undef PASIDLAB_VIO_ENTRY
-#undef PASIDLAB_CTR_ENTRY
+#define PASIDLAB_COUNTER_NAMES { \
+	"pasid_allocs", \
+	"pasid_frees", \
+	"pasid_peak_live", \
+	"pasid_idle_ns", \
+	"context_switches", \
+	"context_switches_pasid_work", \
+	"ipis", \
+	"task_work_runs", \
+	"gp_fixups", \
+	"submits", \
+	"enqcmd_retries", \
+	"pasid_live", \
+	"gp_sigsegvs", \
+	"ipis_handled", \
+	"ipis_not_mm", \
+	"task_work_added", \
+	"msr_writes", \
+	"binds", \
+	"unbinds", \
+	"mm_exits", \
+	"mm_drops", \
+	"completions", \
+	"completion_faults", \
+	"switch_probe_registrations", \
+	"task_table_full", \
+}
 
 /*
  * PASIDLAB_IOC_COUNTERS, PASIDLAB_IOC_MM_COUNTERS. @size: in, the caller's
@@ -105,7 +146,7 @@ struct pasidlab_counters {
 
 /* PASIDLAB_IOC_ENQCMD flags. */
 /* Report a #GP that no policy fixed up in @result, without SIGSEGV. */
-#define PASIDLAB_ENQ_NO_SIGNAL	(1U << 0)
+#define PASIDLAB_ENQ_NO_SIGNAL	_BITUL(0)
 #define PASIDLAB_ENQ_FLAGS	PASIDLAB_ENQ_NO_SIGNAL
 
 /* PASIDLAB_IOC_ENQCMD results. */
