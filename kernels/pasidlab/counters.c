@@ -76,6 +76,7 @@ void pl_counters_read(struct pasidlab_counters *out)
 			   &out->counters[PASIDLAB_CTR_PASID_PEAK_LIVE],
 			   &out->counters[PASIDLAB_CTR_PASID_IDLE_NS]);
 	raw_spin_unlock_irqrestore(&pl_lock, flags);
+	out->counters[PASIDLAB_CTR_MMDROP_MISSED] = pl_mmdrop_missed();
 	out->size = sizeof(*out);
 	out->nr_counters = PASIDLAB_NR_COUNTERS;
 }

@@ -93,6 +93,12 @@ static struct kprobe pl_mmdrop_kprobe = {
 	.pre_handler = pl_mmdrop_pre,
 };
 
+/* A missed __mmdrop would leave an mm's state behind: counted, never silent. */
+unsigned long pl_mmdrop_missed(void)
+{
+	return READ_ONCE(pl_mmdrop_kprobe.nmissed);
+}
+
 static int __init pl_init(void)
 {
 	int ret;

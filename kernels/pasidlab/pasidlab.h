@@ -177,6 +177,8 @@ static inline void pl_send_ipis(struct pl_hook_result *r, struct pl_mm *pm)
 	r->ipis = pm;
 }
 
+unsigned long pl_mmdrop_missed(void);
+
 /* Core: pasid.c */
 int pl_pasid_init(void);
 void pl_pasid_exit(void);

@@ -25,7 +25,8 @@ OUTCOMES = ["ok", "gp_sigsegv", "fault_unbound", "isolation_violation", "use_aft
 VIOLATIONS = ["isolation_violation", "use_after_free", "pasid_freed_while_installed",
               "pasid_double_free"]
 WORKLOADS = ["clone-bind-exit", "thread-pool[binder=stays]", "thread-pool[binder=unbinds]",
-             "thread-pool[binder=exits]", "long-lived-binders", "stale-holder", "fork-child"]
+             "thread-pool[binder=exits]", "long-lived-binders", "stale-holder", "fork-child",
+             "exec-rebind"]
 FUZZ_CALLS = 10000
 
 
@@ -116,6 +117,7 @@ def test_real_policies_show_no_violation(guest, policy):
         for v in VIOLATIONS:
             assert c[f"violations.{v}"] == 0, (w, v, c)
         assert c["task_table_full"] == 0
+        assert c["mmdrop_kprobe_missed"] == 0
 
 
 @pytest.mark.parametrize("policy", kg.REAL_POLICIES + kg.MUTANTS)
@@ -155,6 +157,17 @@ def test_real_policies_keep_the_sleeper_and_the_fork_child_safe(guest, policy):
     # others load or resync the child's own.
     want = "gp_sigsegv" if policy == "mm-lifetime" else "ok"
     assert guest.sample("FORKCHILD", policy) == want
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+def test_a_thread_that_execs_into_a_binding_program(guest, policy):
+    """Mainline clears pasid_activated only in dup_task_struct(): a thread
+    whose #GP fixup ran keeps it across exec, so when the new program binds,
+    its first ENQCMD takes a #GP that try_fixup_enqcmd_gp() declines. The
+    v1 refcount dropped it in deactivate_mm() at exec; the others load or
+    resync the MSR without a #GP."""
+    want = "gp_sigsegv" if policy == "mm-lifetime-lazy-gp" else "ok"
+    assert guest.sample("EXECCHILD", policy) == want
 
 
 def test_policy_mechanisms_ran_in_the_kernel_paths(guest):

@@ -26,6 +26,7 @@ workloads() {
   $t long-lived-binders 3 3 8
   $t stale-holder
   $t fork-child
+  $t exec-rebind
 }
 
 # A policy the module does not know fails the load, naming the policies.

@@ -8,6 +8,7 @@
  *   pasidlab_test long-lived-binders PROCESSES THREADS SUBMITS
  *   pasidlab_test stale-holder      a thread sleeps through its mm's last unbind
  *   pasidlab_test fork-child        a fork child submits in its own mm
+ *   pasidlab_test exec-rebind       a thread that used the queue execs one that binds
  *   pasidlab_test bad-input [UID]   every ioctl argument checked
  *   pasidlab_test unload-while-bound
  *   pasidlab_test fuzz CALLS SEED [UID]
@@ -620,6 +621,38 @@ static void fork_child(void)
 	report("fork-child");
 }
 
+/* --- exec-rebind: a thread that used the queue execs a program that binds ---- */
+
+/*
+ * Before exec the thread binds and submits (the #GP fixup sets its
+ * pasid_activated under mm-lifetime-lazy-gp and task-refcount). exec keeps
+ * the queue's fd (no O_CLOEXEC) and drops the portal with the old mm; the new
+ * program closes that fd -- releasing the old mm's binding from another mm --
+ * then binds and submits.
+ */
+static void exec_rebind(const char *self, int inherited_fd)
+{
+	char fd_arg[16];
+	struct binding b;
+	int outcome;
+
+	if (inherited_fd < 0) {
+		b = bind_wq();
+		submit();
+		snprintf(fd_arg, sizeof(fd_arg), "%d", b.fd);
+		execl(self, self, "exec-rebind", fd_arg, (char *)NULL);
+		die("execl %s", self);
+	}
+	if (close(inherited_fd))
+		die("close the fd from before exec");
+	b = bind_wq();
+	outcome = submit();
+	unbind_wq(&b);
+	printf("PLTEST EXECCHILD policy=%s outcome=%s\n", policy,
+	       outcome >= 0 ? outcome_names[outcome] : "timeout");
+	report("exec-rebind");
+}
+
 /* --- bad input ------------------------------------------------------------- */
 
 static int checks_failed;
@@ -911,6 +944,8 @@ int main(int argc, char **argv)
 		long_lived_binders(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
 	else if (!strcmp(cmd, "stale-holder") && argc == 2)
 		stale_holder();
+	else if (!strcmp(cmd, "exec-rebind") && (argc == 2 || argc == 3))
+		exec_rebind("/proc/self/exe", argc == 3 ? atoi(argv[2]) : -1);
 	else if (!strcmp(cmd, "fork-child") && argc == 2)
 		fork_child();
 	else if (!strcmp(cmd, "bad-input") && (argc == 2 || argc == 3))

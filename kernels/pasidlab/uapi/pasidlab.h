@@ -100,6 +100,7 @@ enum pasidlab_counter_id {
 	PASIDLAB_CTR_COMPLETION_FAULTS,
 	PASIDLAB_CTR_SWITCH_PROBE_REGS,
 	PASIDLAB_CTR_TASK_TABLE_FULL,
+	PASIDLAB_CTR_MMDROP_MISSED,
 	PASIDLAB_NR_COUNTERS
 };
 
@@ -129,6 +130,7 @@ enum pasidlab_counter_id {
 	"completion_faults", \
 	"switch_probe_registrations", \
 	"task_table_full", \
+	"mmdrop_kprobe_missed", \
 }
 
 /*
