@@ -55,6 +55,9 @@ fi
 mkdir -p "$cache" "$out"
 cache=$(cd "$cache" && pwd)
 out=$(cd "$out" && pwd)
+# One build at a time per cache: two runs share the header trees.
+exec 9>"$cache/.lock"
+flock 9
 
 # The candidate (or pinned) version of a package, from apt's lists.
 candidate() {

@@ -37,6 +37,9 @@ static DECLARE_WAIT_QUEUE_HEAD(pl_work_wait);
 static DECLARE_WAIT_QUEUE_HEAD(pl_drain_wait);
 static struct task_struct *pl_device_thread;
 
+/* A release drains the queue: it waits this long per descriptor at most. */
+#define PL_MAX_DELAY_US 1000000U
+
 int pl_device_submit(u64 msr, struct pl_mm *pm, u64 completion_addr, u64 cookie)
 {
 	struct pl_desc *d;
@@ -167,7 +170,8 @@ static int pl_device_fn(void *unused)
 				break;
 			continue;
 		}
-		due = d->submit_ns + (u64)READ_ONCE(pl_device_delay_us) * NSEC_PER_USEC;
+		due = d->submit_ns +
+		      (u64)min(READ_ONCE(pl_device_delay_us), PL_MAX_DELAY_US) * NSEC_PER_USEC;
 		now = ktime_get_ns();
 		if (now < due && !kthread_should_stop()) {
 			u64 wait_us = div_u64(due - now, NSEC_PER_USEC) + 1;

@@ -38,7 +38,7 @@ MODULE_PARM_DESC(max_tasks, "threads with emulated PASID state at once (prealloc
 
 unsigned int pl_device_delay_us;
 module_param_named(device_delay_us, pl_device_delay_us, uint, 0644);
-MODULE_PARM_DESC(device_delay_us, "the device executes a descriptor this long after ENQCMD, at least");
+MODULE_PARM_DESC(device_delay_us, "the device executes a descriptor this long after ENQCMD, at least (at most 1 s)");
 
 /* See pasidlab.h: the state every context touches (raw: IPIs, the scheduler). */
 DEFINE_RAW_SPINLOCK(pl_lock);

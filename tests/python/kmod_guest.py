@@ -21,6 +21,15 @@ PASIDBENCH = ROOT / "build" / "runners" / "pasidbench"
 REAL_POLICIES = ["task-refcount", "mm-lifetime", "mm-lifetime-lazy-gp", "resync-ipi"]
 MUTANTS = ["resync-ipi/free-before-ack", "resync-ipi/no-switch-resync",
            "mm-lifetime/fork-inherits", "task-refcount/unbind-frees"]
+# The device executing each descriptor 2 ms after its ENQCMD: the drain at
+# release has something to wait for.
+DELAYED = ["task-refcount device_delay_us=2000", "resync-ipi device_delay_us=2000"]
+
+
+def label(entry):
+    """'resync-ipi device_delay_us=2000' -> the label the guest prints."""
+    policy, _, params = entry.partition(" ")
+    return policy + ("@" + params if params else "")
 
 # Kernel log lines that fail a test: oops, BUG, WARN, lockdep, RCU stalls,
 # sleeping in atomic context, list corruption, a hung task.
@@ -199,7 +208,7 @@ def run_guest(manifest, policies, work_dir, fuzz_policy="resync-ipi", fuzz_calls
 
 if __name__ == "__main__":
     manifest = sys.argv[1]
-    policies = sys.argv[2:] or REAL_POLICIES + MUTANTS
+    policies = sys.argv[2:] or REAL_POLICIES + MUTANTS + DELAYED
     run = run_guest(manifest, policies, tempfile.mkdtemp(prefix="pasidlab-"))
     print(f"module build {run.build_s:.1f} s, guest {run.boot_s:.1f} s, console {run.console}")
     for line in run.pl:

@@ -41,7 +41,7 @@ def guest(request, tmp_path_factory):
     manifest = ROOT / "kernels" / f"{request.param}.toml"
     work = tmp_path_factory.mktemp(request.param)
     try:
-        run = kg.run_guest(manifest, kg.REAL_POLICIES + kg.MUTANTS, work,
+        run = kg.run_guest(manifest, kg.REAL_POLICIES + kg.MUTANTS + kg.DELAYED, work,
                            fuzz_policy="resync-ipi", fuzz_calls=FUZZ_CALLS, timeout_s=1200)
     except kg.Unavailable as e:
         pytest.skip(str(e))
@@ -99,7 +99,11 @@ def test_an_unknown_policy_fails_the_load_naming_the_policies(guest):
         assert re.search(r"pasidlab:\s+" + re.escape(name) + r"\b", log), name
 
 
-@pytest.mark.parametrize("policy", kg.REAL_POLICIES + kg.MUTANTS)
+ALL = kg.REAL_POLICIES + kg.MUTANTS + [kg.label(e) for e in kg.DELAYED]
+SAFE = kg.REAL_POLICIES + [kg.label(e) for e in kg.DELAYED]
+
+
+@pytest.mark.parametrize("policy", ALL)
 def test_each_policy_loads_runs_every_workload_and_unloads(guest, policy):
     assert f"POLICY {policy}" in guest.pl, guest.lines_starting("INSMOD")
     for w in WORKLOADS:
@@ -108,7 +112,7 @@ def test_each_policy_loads_runs_every_workload_and_unloads(guest, policy):
     assert any(l.startswith(f"RMMOD ok {policy} ") for l in guest.pl)
 
 
-@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+@pytest.mark.parametrize("policy", SAFE)
 def test_real_policies_show_no_violation(guest, policy):
     for w in WORKLOADS:
         r = result(guest, w, policy)
@@ -120,7 +124,7 @@ def test_real_policies_show_no_violation(guest, policy):
         assert c["mmdrop_kprobe_missed"] == 0
 
 
-@pytest.mark.parametrize("policy", kg.REAL_POLICIES + kg.MUTANTS)
+@pytest.mark.parametrize("policy", ALL)
 def test_kernel_counters_agree_with_what_the_submitters_saw(guest, policy):
     """Every submission's outcome, as its completion record (or ENQCMD's
     result) told the process, is the one the module counted."""

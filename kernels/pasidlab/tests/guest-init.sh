@@ -37,21 +37,24 @@ else
   echo "PLTEST BADPARAM refused"
 fi
 
-while read -r policy; do
+while read -r policy params; do
   [ -n "$policy" ] || continue
+  # One line: a policy and optional module parameters ("resync-ipi device_delay_us=2000").
+  label=$policy${params:+@$params}
   start=$(cut -d' ' -f1 /proc/uptime)
-  if ! insmod /pasidlab.ko policy="$policy"; then
-    echo "PLTEST INSMOD failed $policy"
+  # shellcheck disable=SC2086 # the parameters are words
+  if ! insmod /pasidlab.ko policy="$policy" $params; then
+    echo "PLTEST INSMOD failed $label"
     continue
   fi
-  echo "PLTEST POLICY $policy"
+  echo "PLTEST POLICY $label"
   workloads
   sleep 0.2  # lazy-TLB mm references drop: __mmdrop frees mm-lifetime PASIDs
-  echo "PLTEST DEBUGFS $policy $(tr '\n' ' ' < /sys/kernel/debug/pasidlab/counters)"
+  echo "PLTEST DEBUGFS $label $(tr '\n' ' ' < /sys/kernel/debug/pasidlab/counters)"
   if rmmod pasidlab; then
-    echo "PLTEST RMMOD ok $policy $start $(cut -d' ' -f1 /proc/uptime)"
+    echo "PLTEST RMMOD ok $label $start $(cut -d' ' -f1 /proc/uptime)"
   else
-    echo "PLTEST RMMOD failed $policy"
+    echo "PLTEST RMMOD failed $label"
   fi
 done < /etc/pasidlab/policies
 

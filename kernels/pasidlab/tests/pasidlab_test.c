@@ -62,7 +62,7 @@ struct tally {
 };
 
 static struct tally *tally;
-static char policy[PASIDLAB_POLICY_NAME_MAX] = "?";
+static char policy[PASIDLAB_POLICY_NAME_MAX + 32] = "?";
 static __thread atomic_int segv_seen;	/* set by the handler */
 
 static void die(const char *fmt, ...)
@@ -226,8 +226,12 @@ static void begin(void)
 	if (ioctl(fd, PASIDLAB_IOC_INFO, &info))
 		die("PASIDLAB_IOC_INFO");
 	close(fd);
-	memcpy(policy, info.policy, sizeof(policy));
-	policy[sizeof(policy) - 1] = 0;
+	/* The policy, and a non-default device delay as the guest's /init labels it. */
+	if (info.device_delay_us)
+		snprintf(policy, sizeof(policy), "%.*s@device_delay_us=%u",
+			 (int)sizeof(info.policy), info.policy, info.device_delay_us);
+	else
+		snprintf(policy, sizeof(policy), "%.*s", (int)sizeof(info.policy), info.policy);
 	read_counters(&before);
 }
 
