@@ -1,0 +1,235 @@
+"""pasidlab.ko: built against Debian 6.1's headers and run in a TCG guest.
+
+One boot loads the module under each policy and mutant in turn (insmod,
+the workloads, rmmod), then runs the bad-input checks, an unload while
+bound and an unprivileged ioctl fuzz, and prints the kernel log; the tests
+below read what it printed. About a minute on a quiet 2-core machine, plus
+the first download of the headers and of checkpatch.pl. SKIPs name the exact
+reason when a package cannot be fetched or a tool is missing.
+
+PASIDBENCH_KMOD_KERNELS="debian-6.1-amd64 debian-6.12-amd64 debian-6.1-rt-amd64"
+boots more kernels (one boot each).
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import kmod_guest as kg
+from conftest import PASIDBENCH, ROOT
+
+KERNELS = os.environ.get("PASIDBENCH_KMOD_KERNELS", "debian-6.1-amd64").split()
+OUTCOMES = ["ok", "gp_sigsegv", "fault_unbound", "isolation_violation", "use_after_free"]
+VIOLATIONS = ["isolation_violation", "use_after_free", "pasid_freed_while_installed",
+              "pasid_double_free"]
+WORKLOADS = ["clone-bind-exit", "thread-pool[binder=stays]", "thread-pool[binder=unbinds]",
+             "thread-pool[binder=exits]", "long-lived-binders", "stale-holder", "fork-child",
+             "exec-rebind"]
+FUZZ_CALLS = 10000
+
+
+@pytest.fixture(scope="module", params=KERNELS)
+def guest(request, tmp_path_factory):
+    if not PASIDBENCH.exists():
+        pytest.skip(f"{PASIDBENCH} not built")
+    for tool, package in (("qemu-system-x86_64", "qemu-system-x86"), ("gcc", "gcc"),
+                          ("make", "make"), ("dpkg-deb", "dpkg")):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (Debian package {package})")
+    manifest = ROOT / "kernels" / f"{request.param}.toml"
+    work = tmp_path_factory.mktemp(request.param)
+    try:
+        run = kg.run_guest(manifest, kg.REAL_POLICIES + kg.MUTANTS + kg.DELAYED, work,
+                           fuzz_policy="resync-ipi", fuzz_calls=FUZZ_CALLS, timeout_s=1200)
+    except kg.Unavailable as e:
+        pytest.skip(str(e))
+    run.kernel = request.param
+    run.work = work
+    return run
+
+
+def result(run, workload, policy):
+    r = run.result(workload, policy)
+    assert r is not None, f"{policy}: no RESULT for {workload} (console: {run.console})"
+    return {k: int(v) for k, v in r.items() if k not in ("workload", "policy")}
+
+
+def counters(run, workload, policy):
+    c = run.counters_of(workload, policy)
+    assert c is not None, f"{policy}: no COUNTERS for {workload} (console: {run.console})"
+    return {k: int(v) for k, v in c.items() if k not in ("workload", "policy")}
+
+
+def test_module_builds_warning_free_with_its_kernels_vermagic(guest):
+    ko = guest.work / "module" / "pasidlab.ko"
+    log = (guest.work / "module" / "build.log").read_text()
+    assert "warning" not in log.lower()
+    release = (guest.work / "module" / "pasidlab.release").read_text().split()[0]
+    info = subprocess.run(["modinfo", "-F", "vermagic", str(ko)], capture_output=True, text=True)
+    if info.returncode == 0:
+        assert info.stdout.startswith(release + " ")
+    booted = guest.lines_starting("BOOT ")
+    assert booted and booted[0].split()[1] == release
+
+
+def test_task_work_callback_leaves_module_text_by_a_tail_call(guest):
+    """pl_twork_fn() drops the module reference it holds as its last act, by
+    jumping to module_put(): no instruction of the module runs after it, so
+    rmmod cannot free the text under a returning callback."""
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump not installed (Debian package binutils)")
+    dis = subprocess.run(["objdump", "-dr", "--no-show-raw-insn",
+                          str(guest.work / "module" / "pasidlab.ko")],
+                         capture_output=True, text=True, check=True).stdout
+    body = dis.split("<pl_twork_fn>:", 1)[1].split("\n\n", 1)[0].splitlines()
+    insns = [l for l in body if re.match(r"\s+[0-9a-f]+:\s", l) and "R_X86_64" not in l
+             and not re.search(r"\s(nop|xchg\s+%ax,%ax|int3|data16|cs nopw)", l)]
+    relocs = [l for l in body if "R_X86_64" in l]
+    assert insns[-1].split()[1] == "jmp", insns[-3:]
+    assert relocs and "module_put" in relocs[-1], relocs[-2:]
+
+
+def test_an_unknown_policy_fails_the_load_naming_the_policies(guest):
+    assert guest.lines_starting("BADPARAM ") == ["BADPARAM refused"]
+    log = "\n".join(guest.dmesg())
+    assert 'unknown policy "no-such-policy"' in log
+    for name in kg.REAL_POLICIES + kg.MUTANTS:
+        assert re.search(r"pasidlab:\s+" + re.escape(name) + r"\b", log), name
+
+
+ALL = kg.REAL_POLICIES + kg.MUTANTS + [kg.label(e) for e in kg.DELAYED]
+SAFE = kg.REAL_POLICIES + [kg.label(e) for e in kg.DELAYED]
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_each_policy_loads_runs_every_workload_and_unloads(guest, policy):
+    assert f"POLICY {policy}" in guest.pl, guest.lines_starting("INSMOD")
+    for w in WORKLOADS:
+        r = result(guest, w, policy)
+        assert r["timeouts"] == 0, (w, r)
+    assert any(l.startswith(f"RMMOD ok {policy} ") for l in guest.pl)
+
+
+@pytest.mark.parametrize("policy", SAFE)
+def test_real_policies_show_no_violation(guest, policy):
+    for w in WORKLOADS:
+        r = result(guest, w, policy)
+        c = counters(guest, w, policy)
+        assert r["isolation_violation"] == 0 and r["use_after_free"] == 0, (w, r)
+        for v in VIOLATIONS:
+            assert c[f"violations.{v}"] == 0, (w, v, c)
+        assert c["task_table_full"] == 0
+        assert c["mmdrop_kprobe_missed"] == 0
+
+
+@pytest.mark.parametrize("policy", ALL)
+def test_kernel_counters_agree_with_what_the_submitters_saw(guest, policy):
+    """Every submission's outcome, as its completion record (or ENQCMD's
+    result) told the process, is the one the module counted."""
+    for w in WORKLOADS:
+        r, c = result(guest, w, policy), counters(guest, w, policy)
+        for o in OUTCOMES:
+            assert r[o] == c[f"outcomes.{o}"], (w, o, r, c)
+        assert c["submits"] == sum(r[o] for o in OUTCOMES) + c["enqcmd_retries"], (w, r, c)
+        # A #GP the policy did not fix up is a SIGSEGV, as the kernel sends it.
+        assert r["sigsegv"] == r["gp_sigsegv"] == c["gp_sigsegvs"], (w, r, c)
+        # Every record the device wrote reached the submitter's memory.
+        assert c["completion_faults"] == 0, (w, c)
+
+
+@pytest.mark.parametrize("policy,mutant_witness,outcome", [
+    ("resync-ipi/no-switch-resync", "SLEEPER", "isolation_violation"),
+    ("task-refcount/unbind-frees", "SLEEPER", "isolation_violation"),
+    ("mm-lifetime/fork-inherits", "FORKCHILD", "isolation_violation"),
+])
+def test_mutants_show_their_violation(guest, policy, mutant_witness, outcome):
+    assert guest.sample(mutant_witness, policy) == outcome
+    workload = "stale-holder" if mutant_witness == "SLEEPER" else "fork-child"
+    assert counters(guest, workload, policy)["violations.isolation_violation"] >= 1
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+def test_real_policies_keep_the_sleeper_and_the_fork_child_safe(guest, policy):
+    # A thread asleep through its mm's unbind/rebind submits with the mm's
+    # PASID (task-refcount: still referenced; mm-lifetime: the mm's for
+    # life; resync-ipi: resynced at switch-in).
+    assert guest.sample("SLEEPER", policy) == "ok"
+    # A fork child never carries its parent's PASID: plain mm-lifetime loads
+    # only the binding thread (the child takes a #GP it cannot fix up), the
+    # others load or resync the child's own.
+    want = "gp_sigsegv" if policy == "mm-lifetime" else "ok"
+    assert guest.sample("FORKCHILD", policy) == want
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+def test_a_thread_that_execs_into_a_binding_program(guest, policy):
+    """Mainline clears pasid_activated only in dup_task_struct(): a thread
+    whose #GP fixup ran keeps it across exec, so when the new program binds,
+    its first ENQCMD takes a #GP that try_fixup_enqcmd_gp() declines. The
+    v1 refcount dropped it in deactivate_mm() at exec; the others load or
+    resync the MSR without a #GP."""
+    want = "gp_sigsegv" if policy == "mm-lifetime-lazy-gp" else "ok"
+    assert guest.sample("EXECCHILD", policy) == want
+
+
+def test_policy_mechanisms_ran_in_the_kernel_paths(guest):
+    def total(policy, name):
+        return sum(counters(guest, w, policy)[name] for w in WORKLOADS)
+
+    # task-refcount and mainline fill the MSR from the #GP path.
+    for p in ("task-refcount", "mm-lifetime-lazy-gp"):
+        assert total(p, "gp_fixups") > 0
+    # Plain mm-lifetime loads the binder only: pool workers take #GPs.
+    assert result(guest, "thread-pool[binder=stays]", "mm-lifetime")["gp_sigsegv"] > 0
+    # resync-ipi: the context-switch probe, IPIs and task_work all ran.
+    for name in ("context_switches_pasid_work", "ipis", "ipis_handled", "task_work_runs",
+                 "switch_probe_registrations"):
+        assert total("resync-ipi", name) > 0, name
+    assert total("resync-ipi", "ipis") == total("resync-ipi", "ipis_handled")
+    # Without the switch resync there is no probe at all.
+    assert total("resync-ipi/no-switch-resync", "context_switches") == 0
+    # Processes exiting with the queue open: exit_mmap's notifier, then the
+    # release from exit_files().
+    for p in kg.REAL_POLICIES:
+        c = counters(guest, "long-lived-binders", p)
+        assert c["mm_exits"] == 3 and c["unbinds"] == 3, (p, c)
+    # mm-lifetime frees at __mmdrop (the kprobe), which lazy TLB may defer.
+    assert total("mm-lifetime", "mm_drops") > 0
+
+
+def test_bad_input_is_refused_for_root_and_an_unprivileged_user(guest):
+    lines = guest.lines_starting("BADINPUT ")
+    assert len(lines) == 2, lines
+    assert all(l.endswith("failed=0") for l in lines), lines
+    assert any("uid=65534" in l for l in lines)
+    assert not guest.lines_starting("CHECK FAIL")
+
+
+def test_unprivileged_fuzz_leaves_the_kernel_clean(guest):
+    fuzz = guest.lines_starting("FUZZ ")
+    assert f"FUZZ uid=65534 euid=65534 calls={FUZZ_CALLS} seed=1" in fuzz
+    done = [l for l in fuzz if l.startswith("FUZZ done")]
+    assert done and f"calls={FUZZ_CALLS}" in done[0]
+    assert "FUZZ exit 0" in fuzz
+    assert "RMMOD ok after-fuzz" in guest.pl
+
+
+def test_unload_is_refused_while_bound(guest):
+    assert guest.lines_starting("UNLOAD refused while bound")
+
+
+def test_kernel_log_has_no_oops_warn_bug_or_stall(guest):
+    assert "DONE" in guest.pl, f"the guest did not finish (console: {guest.console})"
+    assert guest.dmesg(), "no kernel log printed"
+    assert not guest.lines_starting("ERROR"), guest.lines_starting("ERROR")
+    assert guest.bad_log_lines() == []
+
+
+def test_checkpatch_strict_is_clean():
+    r = subprocess.run([str(ROOT / "kernels" / "pasidlab" / "checkpatch.sh")],
+                       capture_output=True, text=True, timeout=1200)
+    if r.returncode == 3:
+        pytest.skip(r.stderr.strip().splitlines()[-1])
+    assert r.returncode == 0, r.stdout + r.stderr
