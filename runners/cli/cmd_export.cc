@@ -1,7 +1,9 @@
 #include <filesystem>
 #include <iostream>
+#include <regex>
 
 #include "results/file_io.h"
+#include "results/gbench_export.h"
 #include "results/jsonl_store.h"
 #include "results/kcidb.h"
 #include "runners/cli/commands.h"
@@ -42,6 +44,39 @@ void add_export_command(CLI::App& app, int& exit_code) {
       std::cout << report.dump(2) << "\n";
     else
       replace_file(out_path, report.dump(2) + "\n");
+    exit_code = 0;
+  });
+
+  static std::string gb_results, gb_out;
+  static GbenchExportOptions gb_options;
+  auto* gbench = cmd->add_subcommand(
+      "gbench",
+      "Google Benchmark JSON of the stored micro benchmarks (every sample a repetition, with "
+      "aggregates), for Google Benchmark's tools/compare.py and its U test");
+  gbench->add_option("results", gb_results, "results.jsonl, or a directory holding one")
+      ->required();
+  gbench->add_option("--kernel", gb_options.kernel, "only this kernel build's records");
+  gbench->add_option("--test", gb_options.test_regex, "only test ids matching this regex");
+  gbench->add_option("--out", gb_out, "write here instead of stdout");
+  gbench->callback([&exit_code] {
+    std::string path = std::filesystem::is_directory(gb_results)
+                           ? (std::filesystem::path(gb_results) / "results.jsonl").string()
+                           : gb_results;
+    if (!std::filesystem::exists(path)) throw InputError({gb_results, 0}, "no results.jsonl here");
+    JsonlContents contents = read_jsonl(path);
+    for (const auto& p : contents.problems) std::cerr << "export: " << p << "\n";
+    nlohmann::json doc;
+    try {
+      doc = google_benchmark_document(contents.records, gb_options);
+    } catch (const std::regex_error& e) {
+      throw InputError({"--test", 0}, e.what());
+    } catch (const std::runtime_error& e) {
+      throw InputError({gb_results, 0}, e.what());
+    }
+    if (gb_out.empty())
+      std::cout << doc.dump(2) << "\n";
+    else
+      replace_file(gb_out, doc.dump(2) + "\n");
     exit_code = 0;
   });
 }
