@@ -11,6 +11,7 @@
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lava.h"
+#include "runners/lab/lava_submit.h"
 #include "runners/lab/ssh_runner.h"
 #include "suites/workload/input_error.h"
 
@@ -142,6 +143,21 @@ void add_lava_command(CLI::App& app, int& exit_code) {
     std::cout << lab::lava_cases_script(contents.records);
     exit_code = 0;
   });
+
+  static lab::LavaSubmitOptions submit;
+  auto* sub = cmd->add_subcommand(
+      "submit",
+      "run a suite on each kernel through a LAVA server's QEMU devices (scripts/lava-lab.sh up): "
+      "guest, bundle, job, lavacli submit and wait, results imported into OUT/<kernel>/");
+  sub->add_option("--kernels", submit.kernel_manifests, "kernel build manifests")->required();
+  sub->add_option("--suite", submit.suite_path, "suite manifest")->required();
+  sub->add_option("--out", submit.out_dir, "output directory")->required();
+  sub->add_option("--identity", submit.identity, "lavacli identity (default pasidbench-lab)");
+  sub->add_option("--device-type", submit.device_type, "LAVA device type (default qemu)");
+  sub->add_option("--lavacli", submit.lavacli, "the lavacli program");
+  sub->add_option("--cache", submit.cache_dir, "kernel cache (default: pasidbench lab's)");
+  sub->add_option("--job-timeout", submit.job_timeout_s, "seconds to wait for one job (3600)");
+  sub->callback([&exit_code] { exit_code = lab::lava_submit(submit, std::cerr); });
 
   static lab::LavaImportSpec import;
   auto* imp = cmd->add_subcommand("import",

@@ -217,6 +217,8 @@ std::string lava_job_definition(const LavaJobSpec& s) {
                      {"pasidbench.kernel.source", s.source},
                      {"pasidbench.suite", suite.name},
                      {"pasidbench.revision", pasidbench_revision()}};
+  // A QEMU device is software emulation: its numbers are emulator numbers.
+  if (s.boot_method == "qemu") job["metadata"]["pasidbench.machine.emulated"] = "true";
   std::string cmdline = s.kernel.cmdline;
   bool qemu = s.boot_method == "qemu";
   // What the board's steps read BUNDLE_URL from: on a QEMU device the bundle
@@ -459,6 +461,7 @@ LavaImportSummary lava_import(const LavaImportSpec& spec) {
   prov.kernel.policy = scalar(meta, "pasidbench.kernel.policy");
   prov.kernel.source = scalar(meta, "pasidbench.kernel.source");
   prov.machine.hostname = "lava:" + scalar(job, "device_type");
+  prov.machine.emulated = scalar(meta, "pasidbench.machine.emulated") == "true";
   prov.pasidbench_revision = scalar(meta, "pasidbench.revision");
   if (prov.pasidbench_revision.empty()) prov.pasidbench_revision = "unknown";
 

@@ -74,6 +74,7 @@ def test_lava_run_measures_micro_benchmarks_and_import_records_them(artifacts):
         assert r["run_id"] == "lava-7"
         assert r["provenance"]["kernel"]["build_id"] == artifacts["build_id"]
         assert r["provenance"]["machine"]["hostname"] == "lava:qemu"
+        assert r["provenance"]["machine"]["emulated"] is True  # TCG numbers are emulator numbers
     micro = {t: r for t, r in by_id.items() if t.startswith("micro:")}
     assert len(micro) == 3, sorted(by_id)
     expected = {"micro:context-switch": "ctxsw_ns", "micro:yield": "yield_ns",
