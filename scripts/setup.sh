@@ -39,8 +39,9 @@ if ((tests)); then
   elif ((${#missing[@]})); then
     echo "setup: installing ${#missing[@]} Debian packages for the tests: ${missing[*]}" >&2
     start=$SECONDS
-    # No daemon may start from a postinst here (lava-dispatcher's units).
-    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+    # lava-dispatcher ships a lava-worker unit; without systemd running (or
+    # with a policy-rc.d that forbids it) its postinst starts nothing.
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
       echo "setup: test packages installed in $((SECONDS - start)) s" | tee -a "$log" >&2
     else
