@@ -16,7 +16,7 @@ from lava_support import DEVICE, lava_run_results, pasidbench
 
 SUITE = ROOT / "suites" / "lava-smoke.toml"
 KERNEL = ROOT / "kernels" / "debian-6.1-amd64.toml"
-SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v1.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "results" / "schema" / "result-v2.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
