@@ -3,7 +3,7 @@
 # every test: ctest (GoogleTest) and pytest. Ends with one summary line.
 set -uo pipefail
 cd "$(dirname "$0")"
-./scripts/setup.sh || { echo "test.sh: setup failed"; exit 2; }
+./scripts/setup.sh --tests || { echo "test.sh: setup failed"; exit 2; }
 
 log=$(mktemp -d)
 ctest --preset default -j "$(nproc)" 2>&1 | tee "$log/ctest.txt"

@@ -53,7 +53,21 @@ def parse_args(argv):
                         help="in the text table, show only the metrics where "
                              "some set differs significantly from A (the "
                              "HTML page keeps them all): a mail-sized table")
+    parser.add_argument("--rows", choices=("blocks", "mmtests"),
+                        default="blocks",
+                        help="text layout: blocks (default: one block per "
+                             "metric, <= 72 columns) or mmtests (one row per "
+                             "statistic and metric, as compare-mmtests.pl "
+                             "prints, so `grep ^Amean` works)")
+    parser.add_argument("--mark", choices=("utest", "mmtests"),
+                        default="utest",
+                        help="with --rows mmtests: which changes are marked "
+                             "*x%%*: this report's test (default) or mmtests' "
+                             "rule (the mean +- 1.96 stddev intervals do not "
+                             "overlap)")
     args = parser.parse_args(argv)
+    if args.mark != "utest" and args.rows != "mmtests":
+        parser.error("--mark mmtests needs --rows mmtests")
     try:
         args.metric = [re.compile(pattern) for pattern in args.metric]
     except re.error as err:
@@ -137,7 +151,11 @@ def main(argv=None) -> int:
     if sets[0].source != args.results[0]:
         report.warnings.insert(0, f"BASELINE REPLACED: {args.results[0]} "
                                   f"could not be read; A is {sets[0].source}.")
-    text = table.render(text_report)
+    if args.rows == "mmtests":
+        from . import mmtests_rows
+        text = mmtests_rows.render(text_report, args.mark)
+    else:
+        text = table.render(text_report)
     sys.stdout.write(text)
     sys.stdout.flush()
     for warning in report.warnings:

@@ -11,6 +11,7 @@
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lava.h"
+#include "runners/lab/lava_submit.h"
 #include "runners/lab/ssh_runner.h"
 #include "suites/workload/input_error.h"
 
@@ -80,7 +81,12 @@ void add_lava_command(CLI::App& app, int& exit_code) {
   j->add_option("--ramdisk-url", job.ramdisk_url, "URL of an initramfs (gz)");
   j->add_option("--modules-url", job.modules_url, "URL of the modules tarball (xz)");
   j->add_option("--rootfs-url", job.rootfs_url, "URL of an NFS root filesystem tarball (xz)");
-  j->add_option("--boot-method", job.boot_method, "LAVA boot method (default ipxe)");
+  j->add_option("--boot-method", job.boot_method,
+                "LAVA boot method (default ipxe); qemu: LAVA's QEMU device, booting the kernel "
+                "and initramfs of `lava guest` with the bundle as an overlay");
+  j->add_option("--kernel-type", job.kernel_type,
+                "tftp deploys that need it: image, uimage or zimage (ipxe needs none)");
+  j->add_option("--prompt", job.prompt, "the shell prompt LAVA waits for after boot");
   j->add_option("--build-id", job.build_id, "the kernel build's id, recorded with every result");
   j->add_option("--testdef-repo", job.testdef_repository,
                 "git repository holding the test definition (default: inline in the job)");
@@ -102,6 +108,30 @@ void add_lava_command(CLI::App& app, int& exit_code) {
     exit_code = 0;
   });
 
+  static std::string guest_kernel, guest_out, guest_cache;
+  auto* guest = cmd->add_subcommand(
+      "guest",
+      "what a QEMU device boots for `lava job --boot-method qemu`: the manifest's kernel and a "
+      "busybox initramfs (OUT/vmlinuz, OUT/rootfs.cpio.gz)");
+  guest->add_option("--kernel", guest_kernel, "kernel build manifest")->required();
+  guest->add_option("--out", guest_out, "directory to write into")->required();
+  guest->add_option("--cache", guest_cache, "kernel cache (default: pasidbench lab's)");
+  guest->callback([&exit_code] {
+    lab::KernelManifest k = lab::load_kernel_manifest(guest_kernel);
+    try {
+      lab::LavaGuest g = lab::lava_guest(
+          k, guest_out, guest_cache.empty() ? lab::default_kernel_cache() : guest_cache, std::cerr);
+      std::cout << "vmlinuz=" << g.vmlinuz << "\nrootfs=" << g.rootfs << "\nbuild_id=" << g.build_id
+                << "\nsource=" << g.source << "\n";
+      exit_code = 0;
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::runtime_error& e) {
+      std::cerr << "lava guest: " << k.name << ": " << e.what() << "\n";
+      exit_code = 1;
+    }
+  });
+
   static std::string results;
   auto* cases = cmd->add_subcommand(
       "cases", "(runs on the board) lava-test-case calls for a results.jsonl, one per line");
@@ -113,6 +143,21 @@ void add_lava_command(CLI::App& app, int& exit_code) {
     std::cout << lab::lava_cases_script(contents.records);
     exit_code = 0;
   });
+
+  static lab::LavaSubmitOptions submit;
+  auto* sub = cmd->add_subcommand(
+      "submit",
+      "run a suite on each kernel through a LAVA server's QEMU devices (scripts/lava-lab.sh up): "
+      "guest, bundle, job, lavacli submit and wait, results imported into OUT/<kernel>/");
+  sub->add_option("--kernels", submit.kernel_manifests, "kernel build manifests")->required();
+  sub->add_option("--suite", submit.suite_path, "suite manifest")->required();
+  sub->add_option("--out", submit.out_dir, "output directory")->required();
+  sub->add_option("--identity", submit.identity, "lavacli identity (default pasidbench-lab)");
+  sub->add_option("--device-type", submit.device_type, "LAVA device type (default qemu)");
+  sub->add_option("--lavacli", submit.lavacli, "the lavacli program");
+  sub->add_option("--cache", submit.cache_dir, "kernel cache (default: pasidbench lab's)");
+  sub->add_option("--job-timeout", submit.job_timeout_s, "seconds to wait for one job (3600)");
+  sub->callback([&exit_code] { exit_code = lab::lava_submit(submit, std::cerr); });
 
   static lab::LavaImportSpec import;
   auto* imp = cmd->add_subcommand("import",
@@ -126,8 +171,10 @@ void add_lava_command(CLI::App& app, int& exit_code) {
     lab::LavaImportSummary s = lab::lava_import(import);
     for (const auto& n : s.notes) std::cerr << "lava: " << n << "\n";
     std::cerr << "lava: " << s.imported << " test(s) imported, " << s.missing
-              << " missing from LAVA's results, " << s.unknown << " unknown case(s)\n";
-    exit_code = s.missing ? 1 : 0;
+              << " missing from LAVA's results, " << s.unknown << " unknown case(s)";
+    if (s.lava_failures) std::cerr << ", " << s.lava_failures << " failure(s) of LAVA or set-up";
+    std::cerr << "\n";
+    exit_code = s.missing || s.lava_failures ? 1 : 0;
   });
 }
 

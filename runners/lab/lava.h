@@ -5,6 +5,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,11 @@ namespace pasidbench::lab {
 // with the kernel's provenance (job parameters), report with lava-test-case.
 std::string lava_test_definition(const std::string& suite_path);
 
+// On a QEMU device (--boot-method qemu) the bundle rides into the guest's
+// initramfs as an overlay file here, and the guest's shell prompt is this.
+inline constexpr const char* kQemuBundlePath = "/opt/pasidbench.tar.gz";
+inline constexpr const char* kGuestPrompt = "pasidbench-guest:~# ";
+
 struct LavaJobSpec {
   KernelManifest kernel;
   std::string device_type;
@@ -26,16 +32,36 @@ struct LavaJobSpec {
   std::string ramdisk_url;  // optional
   std::string modules_url;  // optional (modules.tar.xz)
   std::string rootfs_url;   // optional nfsrootfs (tar.xz)
+  // ipxe (and other tftp boots): a board; qemu: LAVA's QEMU device type,
+  // deploy to tmpfs (kernel + the initramfs of `lava guest`, the bundle as
+  // an overlay at kQemuBundlePath).
   std::string boot_method = "ipxe";
-  std::string build_id;  // the kernel build's id, for the records
+  std::string kernel_type;  // tftp only: image|uimage|zimage; empty: omitted (ipxe needs none)
+  std::string prompt;       // the shell prompt LAVA waits for; empty: the method's default
+  std::string build_id;     // the kernel build's id, for the records
   std::string source;
   // A test definition in git; empty: the definition goes inline in the job.
   std::string testdef_repository;
   std::string testdef_path = "lava/pasidbench.yaml";
 };
 
-// The job definition YAML. Throws InputError for missing URLs.
+// The job definition YAML, valid against lava-common's strict job schema and
+// the server's submission schema. Throws InputError for missing URLs.
 std::string lava_job_definition(const LavaJobSpec& spec);
+
+struct LavaGuest {
+  std::string vmlinuz;  // the kernel image, copied into out_dir
+  std::string rootfs;   // out_dir/rootfs.cpio.gz: busybox, an /init that gives a shell
+  std::string build_id, source;
+};
+
+// What a QEMU device boots for `lava job --boot-method qemu`: the manifest's
+// kernel (fetched or built as `pasidbench lab` does) and a busybox
+// initramfs whose /init starts a root shell on the console with kGuestPrompt.
+// LAVA adds its test overlay and the bundle to that initramfs. Throws
+// KernelUnavailable or std::runtime_error with the reason.
+LavaGuest lava_guest(const KernelManifest& kernel, const std::string& out_dir,
+                     const std::string& cache_dir, std::ostream& log);
 
 // The test case name of a result: [A-Za-z0-9_.-] only ("micro:ipi[cpus=2]@host"
 // -> "micro-ipi.cpus-2.host").
@@ -56,6 +82,9 @@ struct LavaImportSummary {
   int imported = 0;
   int missing = 0;  // planned tests LAVA had no case for: recorded as errors
   int unknown = 0;  // cases no planned test accounts for: reported, not imported
+  // Failed set-up steps and jobs LAVA itself failed: recorded as setup@lava,
+  // report@lava (fail) or job@lava (error).
+  int lava_failures = 0;
   std::vector<std::string> notes;
 };
 

@@ -8,6 +8,7 @@
 
 #include "results/file_io.h"
 #include "runners/lab/process.h"
+#include "runners/micro_binary.h"
 #include "suites/workload/suite.h"
 
 namespace pasidbench::lab {
@@ -74,14 +75,6 @@ std::vector<std::string> shared_libraries(const std::string& binary) {
   return libs;
 }
 
-std::string find_micro_binary(const std::string& pasidbench_binary) {
-  std::error_code ec;
-  fs::path self = fs::canonical(pasidbench_binary, ec);
-  if (ec) return {};
-  fs::path micro = self.parent_path().parent_path() / "suites" / "micro" / "pasidbench-micro";
-  return fs::exists(micro) ? micro.string() : "";
-}
-
 Payload build_payload(const PayloadSpec& spec) {
   Payload p;
   bool bundled = spec.layout == LibraryLayout::kBundled;
@@ -92,8 +85,8 @@ Payload build_payload(const PayloadSpec& spec) {
     if (shipped.insert(f.dest).second) p.files.push_back(std::move(f));
   };
 
-  std::string micro =
-      spec.micro_binary.empty() ? find_micro_binary(spec.pasidbench_binary) : spec.micro_binary;
+  std::string micro = spec.micro_binary.empty() ? find_micro_binary(nullptr, spec.pasidbench_binary)
+                                                : spec.micro_binary;
   // Binaries keep the build tree's layout under home, so whatever way the
   // runner finds its micro-benchmark binary (beside itself, under
   // PASIDBENCH_HOME) finds it there too.
@@ -131,14 +124,25 @@ Payload build_payload(const PayloadSpec& spec) {
       throw std::runtime_error("ldd named no dynamic loader for " + spec.pasidbench_binary);
     // The bundled loader runs the binary with the bundled libraries: the
     // target's own glibc may be older or newer than ours.
-    std::string wrapper =
-        "#!/bin/sh\n"
-        "# pasidbench with the libraries it was built against (bundled by `pasidbench lab`).\n"
-        "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
-        "export PASIDBENCH_HOME=\"${PASIDBENCH_HOME:-$here}\"\n"
-        "exec \"$here/lib/" +
-        loader + "\" --library-path \"$here/lib\" \"$here/build/runners/pasidbench\" \"$@\"\n";
-    add({"pasidbench", "", wrapper, "", 0755});
+    // Started through the loader, the runner's /proc/self/exe is the
+    // loader, so it cannot find the micro binary beside itself: the wrapper
+    // names it, and the micro binary gets a wrapper of its own.
+    auto wrapper = [&loader](const std::string& what, const std::string& rel,
+                             const std::string& exports) {
+      return "#!/bin/sh\n# " + what +
+             " with the libraries it was built against (bundled by pasidbench).\n"
+             "here=$(cd \"$(dirname \"$0\")\" && pwd)\n" +
+             exports + "exec \"$here/lib/" + loader + "\" --library-path \"$here/lib\" \"$here/" +
+             rel + "\" \"$@\"\n";
+    };
+    std::string exports = "export PASIDBENCH_HOME=\"${PASIDBENCH_HOME:-$here}\"\n";
+    if (!p.micro.empty()) {
+      add({"pasidbench-micro", "",
+           wrapper("pasidbench-micro", "build/suites/micro/pasidbench-micro", ""), "", 0755});
+      exports += "export PASIDBENCH_MICRO=\"${PASIDBENCH_MICRO:-$here/pasidbench-micro}\"\n";
+      p.micro = "pasidbench-micro";
+    }
+    add({"pasidbench", "", wrapper("pasidbench", "build/runners/pasidbench", exports), "", 0755});
     p.binary = "pasidbench";
   }
 

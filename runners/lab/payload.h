@@ -55,10 +55,6 @@ Payload build_payload(const PayloadSpec& spec);
 // loader included). Throws std::runtime_error naming a library ldd cannot find.
 std::vector<std::string> shared_libraries(const std::string& binary);
 
-// The micro-benchmark binary of the build `pasidbench_binary` belongs to
-// (build/suites/micro/pasidbench-micro), or empty.
-std::string find_micro_binary(const std::string& pasidbench_binary);
-
 // Writes the payload into `dir` (kBundled layout), for tar. Throws
 // WriteError when a file cannot be written.
 void stage_payload(const Payload& payload, const std::string& dir);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <set>
 
 #include "suites/workload/workloads.h"
 
@@ -242,6 +243,105 @@ void fill_from_google_benchmark(const json& output, const MicroPlan& plan, Resul
           name, counter_note.empty() ? "PAPI did not count " + std::string(name) : counter_note);
   }
   r->outcome = Outcome::kPass;
+}
+
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double mean_of(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+double stddev_of(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  double m = mean_of(v), sq = 0;
+  for (double x : v) sq += (x - m) * (x - m);
+  return std::sqrt(sq / static_cast<double>(v.size() - 1));  // the sample stddev, as GB's
+}
+
+// Keys of an iteration row that are not user counters.
+bool is_row_field(const std::string& key) {
+  static const std::set<std::string> fields = {"family_index", "per_family_instance_index",
+                                               "repetitions",  "repetition_index",
+                                               "threads",      "iterations",
+                                               "real_time",    "cpu_time"};
+  return fields.count(key) > 0;
+}
+
+}  // namespace
+
+json merge_google_benchmark_processes(const std::vector<json>& outputs,
+                                      const std::string& benchmark) {
+  json merged = outputs.empty() ? json::object() : outputs.front();
+  merged["benchmarks"] = json::array();
+  std::vector<json> rows;
+  for (const auto& out : outputs)
+    if (out.contains("benchmarks") && out["benchmarks"].is_array())
+      for (const auto& row : out["benchmarks"])
+        if (row.value("run_name", row.value("name", "")) == benchmark &&
+            row.value("run_type", "iteration") == "iteration" &&
+            !row.value("error_occurred", false))
+          rows.push_back(row);
+  if (merged.contains("context") && merged["context"].is_object())
+    merged["context"]["pasidbench_merged_processes"] = outputs.size();
+  int n = static_cast<int>(rows.size());
+  for (int i = 0; i < n; ++i) {
+    json row = rows[i];
+    row["name"] = benchmark;
+    row["run_name"] = benchmark;
+    row["repetitions"] = n;
+    row["repetition_index"] = i;
+    merged["benchmarks"].push_back(row);
+  }
+  if (n < 2) return merged;  // Google Benchmark writes no aggregates for one run either
+  std::vector<std::string> keys = {"real_time", "cpu_time"};
+  for (const auto& [key, value] : rows.front().items())
+    if (value.is_number() && !is_row_field(key) &&
+        std::all_of(rows.begin(), rows.end(),
+                    [&key](const json& r) { return r.contains(key) && r[key].is_number(); }))
+      keys.push_back(key);
+  struct Stat {
+    const char* name;
+    const char* unit;
+    double (*compute)(const std::vector<double>&);
+  };
+  static const Stat stats[] = {
+      {"mean", "time", [](const std::vector<double>& v) { return mean_of(v); }},
+      {"median", "time", [](const std::vector<double>& v) { return median_of(v); }},
+      {"stddev", "time", [](const std::vector<double>& v) { return stddev_of(v); }},
+      {"cv", "percentage", [](const std::vector<double>& v) {
+         double m = mean_of(v);
+         return m == 0 ? 0.0 : stddev_of(v) / m;
+       }}};
+  const json& first = rows.front();
+  for (const auto& stat : stats) {
+    json agg;
+    agg["name"] = benchmark + "_" + stat.name;
+    for (const char* k : {"family_index", "per_family_instance_index"})
+      if (first.contains(k)) agg[k] = first[k];
+    agg["run_name"] = benchmark;
+    agg["run_type"] = "aggregate";
+    agg["repetitions"] = n;
+    agg["threads"] = first.value("threads", 1);
+    agg["aggregate_name"] = stat.name;
+    agg["aggregate_unit"] = stat.unit;
+    agg["iterations"] = n;
+    for (const auto& key : keys) {
+      std::vector<double> v;
+      for (const auto& r : rows) v.push_back(r[key].get<double>());
+      agg[key] = stat.compute(v);
+    }
+    agg["time_unit"] = first.value("time_unit", "ns");
+    merged["benchmarks"].push_back(agg);
+  }
+  return merged;
 }
 
 }  // namespace pasidbench

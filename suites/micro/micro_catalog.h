@@ -43,4 +43,15 @@ std::vector<std::string> micro_command_line(const MicroPlan& plan, int repetitio
 void fill_from_google_benchmark(const nlohmann::json& output, const MicroPlan& plan,
                                 ResultRecord* r);
 
+// One Google Benchmark JSON for `outputs`, one per process that ran the same
+// benchmark: the first process's context, every process's iteration rows of
+// `benchmark` as repetitions of one run (repetition_index renumbered,
+// repetitions the total) and the mean/median/stddev/cv aggregates over
+// them, as Google Benchmark writes --benchmark_repetitions. Google
+// Benchmark's tools/compare.py pairs rows by name and runs its U test on the
+// iteration rows, so it needs them all in one file. The aggregates are over
+// the per-iteration times (each process sized its own iteration count).
+nlohmann::json merge_google_benchmark_processes(const std::vector<nlohmann::json>& outputs,
+                                                const std::string& benchmark);
+
 }  // namespace pasidbench

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <cmath>
+#include <map>
 
 #include "runners/backends/host/micro_runner.h"
 #include "runners/suite_runner.h"
@@ -145,6 +146,54 @@ TEST(HostMicro, SkipAndErrorRowsBecomeOutcomes) {
   ResultRecord none;
   fill_from_google_benchmark(json{{"benchmarks", json::array()}}, plan, &none);
   EXPECT_EQ(none.outcome, Outcome::kError);
+}
+
+TEST(HostMicro, ProcessesMergeIntoRepetitionsWithAggregates) {
+  // Three processes of one repetition each (the default sample unit), the
+  // way compare.py needs them: one run of three repetitions.
+  std::string name = "pipe_pingpong/threads/same_cpu";
+  json merged = merge_google_benchmark_processes(
+      {gb_output(name, {1000}, true), gb_output(name, {3000}, true), gb_output(name, {2000}, true),
+       gb_output("other/benchmark", {5}, false)},
+      name);
+  EXPECT_EQ(merged["context"]["hardware_counters"], "cycles");  // the first process's
+  std::vector<json> iterations, aggregates;
+  for (const auto& row : merged["benchmarks"])
+    (row["run_type"] == "iteration" ? iterations : aggregates).push_back(row);
+  ASSERT_EQ(iterations.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(iterations[i]["name"], name);
+    EXPECT_EQ(iterations[i]["repetition_index"], i);
+    EXPECT_EQ(iterations[i]["repetitions"], 3);
+  }
+  EXPECT_EQ(iterations[1]["real_time"], 3000.0);
+  ASSERT_EQ(aggregates.size(), 4u);
+  std::map<std::string, json> by_name;
+  for (const auto& a : aggregates) by_name[a["aggregate_name"]] = a;
+  EXPECT_EQ(by_name["mean"]["name"], name + "_mean");
+  EXPECT_DOUBLE_EQ(by_name["mean"]["real_time"].get<double>(), 2000.0);
+  EXPECT_DOUBLE_EQ(by_name["median"]["real_time"].get<double>(), 2000.0);
+  EXPECT_DOUBLE_EQ(by_name["stddev"]["real_time"].get<double>(), 1000.0);  // sample stddev
+  EXPECT_DOUBLE_EQ(by_name["cv"]["real_time"].get<double>(), 0.5);
+  EXPECT_EQ(by_name["cv"]["aggregate_unit"], "percentage");
+  EXPECT_DOUBLE_EQ(by_name["mean"]["cpu_time"].get<double>(), 1000.0);
+  EXPECT_DOUBLE_EQ(by_name["mean"]["cycles"].get<double>(), 100.0);  // a counter, averaged too
+  EXPECT_EQ(by_name["mean"]["iterations"], 3);
+  // One process: no aggregates, as Google Benchmark writes none for one run.
+  json one = merge_google_benchmark_processes({gb_output(name, {1000}, false)}, name);
+  EXPECT_EQ(one["benchmarks"].size(), 1u);
+}
+
+TEST(HostMicro, MicroBinaryBesideAGivenExecutable) {
+  ::unsetenv("PASIDBENCH_MICRO");
+  std::string tried;
+  EXPECT_EQ(find_micro_binary(&tried, "/nonexistent/build/runners/pasidbench"), "");
+  EXPECT_EQ(tried,
+            "/nonexistent/build/suites/micro/pasidbench-micro, "
+            "/nonexistent/build/runners/pasidbench-micro");
+  ::setenv("PASIDBENCH_MICRO", "/bin/sh", 1);  // any executable: the variable wins
+  EXPECT_EQ(find_micro_binary(&tried, "/nonexistent/build/runners/pasidbench"), "/bin/sh");
+  ::unsetenv("PASIDBENCH_MICRO");
 }
 
 TEST(HostMicro, PerfBenchOutputIsParsed) {

@@ -29,6 +29,12 @@ done
 printf '%s\t%s\t%s\t%s\n' "$name" "$result" "$measurement" "$units" >> "$CASES_LOG"
 """
 
+FAKE_LAVA_TEST_RAISE = r"""#!/bin/sh
+# Stand-in for LAVA's lava-test-raise: records the message, fails.
+printf '%s\n' "$*" >> "$RAISE_LOG"
+exit 1
+"""
+
 
 def pasidbench(*args, timeout=120, **kw):
     return subprocess.run([str(PASIDBENCH), *map(str, args)], capture_output=True, text=True,
@@ -50,6 +56,8 @@ def lava_run(tmp_path_factory):
     bin_dir.mkdir()
     (bin_dir / "lava-test-case").write_text(FAKE_LAVA_TEST_CASE)
     (bin_dir / "lava-test-case").chmod(0o755)
+    (bin_dir / "lava-test-raise").write_text(FAKE_LAVA_TEST_RAISE)
+    (bin_dir / "lava-test-raise").chmod(0o755)
     params = dict(testdef["params"], BUNDLE_URL=str(d / "bundle.tar.gz"), KERNEL_NAME="board-kernel",
                   KERNEL_POLICY="mm-lifetime-lazy-gp", KERNEL_BUILD_ID="lab-build-7")
     script = "set -e\n" + "".join(f"export {k}='{v}'\n" for k, v in params.items())
@@ -81,9 +89,43 @@ def test_steps_report_every_test_with_lava_test_case(lava_run):
         assert t["provenance"]["kernel"]["name"] == "board-kernel"
         assert t["provenance"]["kernel"]["build_id"] == "lab-build-7"
     names = [c[0] for c in lava_run["cases"]]
-    assert names == ["thread-pool.binder-stays.host", "thread-pool.binder-exits.host",
-                     "clone-bind-exit.rounds-2.host"]
-    assert all(c[1] == "skip" for c in lava_run["cases"])  # no DSA here
+    assert names == ["pasidbench-setup", "thread-pool.binder-stays.host",
+                     "thread-pool.binder-exits.host", "clone-bind-exit.rounds-2.host"]
+    assert lava_run["cases"][0][1] == "pass"
+    assert all(c[1] == "skip" for c in lava_run["cases"][1:])  # no DSA here
+
+
+def run_steps(testdef, tmp_path, **params):
+    """The definition's steps as LAVA runs them; returns (rc, cases, raised)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, text in (("lava-test-case", FAKE_LAVA_TEST_CASE),
+                       ("lava-test-raise", FAKE_LAVA_TEST_RAISE)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    script = "set -e\n" + "".join(f"export {k}='{v}'\n" for k, v in
+                                  dict(testdef.get("params", {}), **params).items())
+    script += "\n".join(testdef["run"]["steps"]) + "\n"
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}",
+               CASES_LOG=str(tmp_path / "cases.tsv"), RAISE_LOG=str(tmp_path / "raised.txt"))
+    r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    read = lambda p: p.read_text().splitlines() if p.exists() else []
+    return r.returncode, [l.split("\t") for l in read(tmp_path / "cases.tsv")], \
+        read(tmp_path / "raised.txt")
+
+
+@pytest.mark.parametrize("bundle, why", [
+    ("https://127.0.0.1:9/pasidbench.tar.gz", "fetching the bundle https://127.0.0.1:9/"),
+    ("/nonexistent/pasidbench.tar.gz", "copying the bundle /nonexistent/pasidbench.tar.gz failed"),
+    ("JUNK", "unpacking the bundle failed")])
+def test_a_failed_setup_step_is_a_failed_case_and_a_raised_error(lava_run, tmp_path, bundle, why):
+    if bundle == "JUNK":
+        bundle = tmp_path / "junk.tar.gz"
+        bundle.write_text("not a tarball")
+    rc, cases, raised = run_steps(lava_run["testdef"], tmp_path, BUNDLE_URL=bundle)
+    assert rc != 0
+    assert cases == [["pasidbench-setup", "fail", "", ""]]
+    assert len(raised) == 1 and raised[0].startswith("pasidbench setup: " + why), raised
 
 
 def test_job_definition_and_import_round_trip(lava_run, tmp_path):
@@ -104,14 +146,24 @@ def test_job_definition_and_import_round_trip(lava_run, tmp_path):
     assert actions == ["deploy", "boot", "test"]
     definition = job["actions"][2]["test"]["definitions"][0]
     assert definition["from"] == "inline"
-    assert definition["repository"] == lava_run["testdef"]
-    assert definition["parameters"]["KERNEL_BUILD_ID"] == "lab-build-7"
+    # LAVA's submission schema allows only metadata/install/run/parse in an
+    # inline repository and lava-common's strict one no parameters beside
+    # it: the job's values open the steps as exports.
+    repo = definition["repository"]
+    assert set(repo) == {"metadata", "run"} and "parameters" not in definition
+    assert repo["metadata"] == lava_run["testdef"]["metadata"]
+    steps = repo["run"]["steps"]
+    assert steps[len(steps) - len(lava_run["testdef"]["run"]["steps"]):] == \
+        lava_run["testdef"]["run"]["steps"]
+    assert "export KERNEL_BUILD_ID=lab-build-7" in steps
+    assert "export BUNDLE_URL=https://lab.example/pasidbench.tar.gz" in steps
+    assert "type" not in job["actions"][0]["deploy"]["kernel"]  # ipxe: none (LAVA has no bzimage)
 
     # LAVA's /results/<job>/yaml export of what the steps reported, plus the
     # "lava" suite LAVA adds for its own actions.
     export = [{"name": "job", "job": "4242", "suite": "lava", "result": "pass",
                "measurement": "None", "unit": "", "logged": "2026-11-27 02:00:00.000000+00:00"}]
-    for name, result, measurement, unit in lava_run["cases"]:
+    for name, result, measurement, unit in lava_run["cases"][1:]:
         export.append({"name": name, "job": "4242", "suite": "0_pasidbench", "result": result,
                        "measurement": measurement or "None", "unit": unit,
                        "logged": "2026-11-27 02:01:00.000000+00:00", "metadata": {"case": name}})
@@ -140,3 +192,25 @@ def test_job_definition_and_import_round_trip(lava_run, tmp_path):
                    "--suite", SUITE, "--out", out)
     assert r.returncode == 0
     assert len((out / "results.jsonl").read_text().splitlines()) == len(imported)
+
+
+def test_bundle_runs_micro_benchmarks_with_its_own_micro_binary(tmp_path):
+    """Inside the bundle the runner is started by the bundled loader, so it
+    cannot find pasidbench-micro beside itself; the wrapper names it."""
+    if not PASIDBENCH.exists():
+        pytest.skip(f"{PASIDBENCH} not built")
+    suite = ROOT / "suites" / "lava-smoke.toml"
+    r = pasidbench("lava", "bundle", "--suite", suite, "--out", tmp_path / "b.tar.gz")
+    assert r.returncode == 0, r.stderr
+    testdef = yaml.safe_load(pasidbench("lava", "testdef", "--suite", suite).stdout)
+    saved = {k: os.environ.pop(k, None) for k in ("PASIDBENCH_HOME", "PASIDBENCH_MICRO")}
+    try:
+        rc, cases, raised = run_steps(testdef, tmp_path, BUNDLE_URL=tmp_path / "b.tar.gz")
+    finally:
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    assert rc == 0 and not raised, raised
+    by_name = {c[0]: c for c in cases}
+    for case, metric in (("micro-yield.min_time_ms-100.host", "yield_ns"),
+                         ("micro-ipi.min_time_ms-100.spinning_cpus-0.host", "membarrier_ns")):
+        assert by_name[case][1] == "pass", cases
+        assert float(by_name[f"{case}.{metric}"][2]) > 0, cases

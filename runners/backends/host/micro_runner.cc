@@ -27,14 +27,6 @@ bool executable(const fs::path& p) {
   return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
 }
 
-fs::path self_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return {};
-  buf[n] = '\0';
-  return fs::path(buf).parent_path();
-}
-
 std::string tail(const std::string& s, size_t n) {
   std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
   while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
@@ -42,21 +34,6 @@ std::string tail(const std::string& s, size_t n) {
 }
 
 }  // namespace
-
-std::string find_micro_binary(std::string* tried) {
-  tried->clear();
-  if (const char* env = std::getenv("PASIDBENCH_MICRO"); env && *env) {
-    *tried = std::string("$PASIDBENCH_MICRO=") + env;
-    return executable(env) ? env : "";
-  }
-  fs::path dir = self_dir();
-  for (const fs::path& candidate :
-       {dir / ".." / "suites" / "micro" / "pasidbench-micro", dir / "pasidbench-micro"}) {
-    *tried += (tried->empty() ? "" : ", ") + candidate.lexically_normal().string();
-    if (executable(candidate)) return candidate.lexically_normal().string();
-  }
-  return {};
-}
 
 std::string find_perf(std::string* tried) {
   tried->clear();
@@ -251,6 +228,10 @@ ResultRecord run_google_benchmark(const MicroPlan& plan, int samples, SampleUnit
   }
   first.details["sample_unit"] = "process";
   first.details["processes"] = samples;
+  std::vector<nlohmann::json> outputs;
+  for (const auto& run : runs)
+    outputs.push_back(run.details.value("google_benchmark", nlohmann::json()));
+  first.details["google_benchmark"] = merge_google_benchmark_processes(outputs, plan.benchmark);
   return first;
 }
 

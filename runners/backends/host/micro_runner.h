@@ -6,15 +6,11 @@
 #include <vector>
 
 #include "results/record.h"
+#include "runners/micro_binary.h"
 #include "suites/micro/micro_catalog.h"
 #include "suites/workload/params.h"
 
 namespace pasidbench {
-
-// pasidbench-micro: $PASIDBENCH_MICRO if set, else next to the running
-// executable's build or install layout (../suites/micro/, the same
-// directory). Empty if none is there; `tried` lists where it looked.
-std::string find_micro_binary(std::string* tried);
 
 // perf: /usr/bin/perf, then Debian's versioned /usr/bin/perf_X.Y, then PATH.
 std::string find_perf(std::string* tried);
