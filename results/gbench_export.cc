@@ -4,6 +4,8 @@
 #include <regex>
 #include <stdexcept>
 
+#include "results/jsonl_store.h"
+
 namespace pasidbench {
 
 using nlohmann::json;
@@ -15,7 +17,7 @@ json google_benchmark_document(const std::vector<json>& records,
   std::map<std::string, std::string> owner;  // benchmark run name -> the record that has it
   bool first = true;
   for (const auto& r : records) {
-    if (r.value("record", "") != "test" || !r.contains("details") || !r["details"].is_object() ||
+    if (record_type(r) != "test" || !r.contains("details") || !r["details"].is_object() ||
         !r["details"].contains("google_benchmark"))
       continue;
     const json& gb = r["details"]["google_benchmark"];

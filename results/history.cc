@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "results/jsonl_store.h"
+#include "suites/workload/input_error.h"
 
 namespace pasidbench {
 
@@ -149,13 +150,13 @@ HistoryImport HistoryDb::import_results(const std::string& results_jsonl,
                                         const std::string& night) {
   JsonlContents contents = read_jsonl(results_jsonl);
   if (contents.records.empty() && contents.problems.empty())
-    throw std::runtime_error(results_jsonl + ": no records (missing or empty file)");
+    throw InputError({results_jsonl, 0}, "no records (missing or empty file)");
   HistoryImport out;
   out.problems = contents.problems;
   std::vector<ResultRecord> records;
   std::vector<std::string> lines;
   for (const auto& j : contents.records) {
-    if (j.value("record", "") != "test") continue;
+    if (!j.is_object() || !j.contains("record") || j["record"] != "test") continue;
     try {
       records.push_back(record_from_json(j));
       lines.push_back(j.dump());
@@ -172,7 +173,7 @@ HistoryImport HistoryDb::import_results(const std::string& results_jsonl,
     out.night = earliest.size() >= 10 ? earliest.substr(0, 10) : utc_now_rfc3339().substr(0, 10);
   }
   if (!is_date(out.night))
-    throw std::runtime_error("night must be YYYY-MM-DD, not '" + out.night + "'");
+    throw InputError({"--night", 0}, "night must be YYYY-MM-DD, not '" + out.night + "'");
 
   exec(db_, "BEGIN IMMEDIATE");
   try {

@@ -38,6 +38,12 @@ void JsonlWriter::append(const nlohmann::json& record) {
   append_whole(fd_, line, path_);
 }
 
+std::string record_type(const nlohmann::json& line) {
+  if (!line.is_object()) return "";
+  auto it = line.find("record");
+  return it != line.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 JsonlContents read_jsonl(const std::string& path) {
   JsonlContents out;
   std::ifstream in(path);
@@ -62,7 +68,7 @@ JsonlContents read_jsonl(const std::string& path) {
 std::set<std::string> recorded_test_ids(const JsonlContents& contents) {
   std::set<std::string> ids;
   for (const auto& r : contents.records)
-    if (r.value("record", "") == "test" && r.contains("test_id") && r["test_id"].is_string())
+    if (record_type(r) == "test" && r.contains("test_id") && r["test_id"].is_string())
       ids.insert(r["test_id"].get<std::string>());
   return ids;
 }

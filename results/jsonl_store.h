@@ -36,6 +36,10 @@ struct JsonlContents {
   std::vector<std::string> problems;  // "results.jsonl:7: truncated line (run crashed?)"
 };
 
+// The "record" field of a parsed line, or "" when the line is not an object or
+// the field is not a string (json::value() would throw on either).
+std::string record_type(const nlohmann::json& line);
+
 // Reads every parsable line; unparsable ones are listed in `problems`.
 JsonlContents read_jsonl(const std::string& path);
 

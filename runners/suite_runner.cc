@@ -73,7 +73,11 @@ std::vector<TestCase> plan_suite(const Suite& suite,
     SourceLocation where = !override_backends.empty() ? SourceLocation{"--backend", 0} : st.where;
     for (const auto& pattern : wanted)
       for (auto& n : backends().expand(pattern, where)) names.push_back(std::move(n));
-    for (RawParams combo : expand_param_matrix(st)) {
+    std::vector<RawParams> combos = expand_param_matrix(st);
+    if (plan.size() + combos.size() * names.size() > kMaxTestsPerSuite)
+      throw InputError(st.where, "the suite plans more than " + std::to_string(kMaxTestsPerSuite) +
+                                     " tests; split it into several suites");
+    for (RawParams combo : combos) {
       for (const auto& [k, v] : extra_params) combo[k] = v;
       for (const auto& b : names) {
         TestCase t = make_test_case(st.workload, suite.base_dir, st.where, combo, b, suite.name);
@@ -158,7 +162,7 @@ int run_suite(const RunOptions& options) {
     JsonlContents existing = read_jsonl(results_path);
     for (const auto& p : existing.problems) std::cerr << "resume: " << p << "\n";
     for (const auto& line : existing.records) {
-      if (line.value("record", "") != "test") continue;
+      if (record_type(line) != "test") continue;
       try {
         ResultRecord r = record_from_json(line);
         earlier[r.test_id] = std::move(r);  // the last record of a test wins

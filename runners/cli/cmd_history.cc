@@ -144,6 +144,8 @@ void add_history_command(CLI::App& app, int& exit_code) {
       if (!std::filesystem::exists(path)) throw InputError({f, 0}, "no results.jsonl here");
       HistoryImport r = history.import_results(path, night);
       for (const auto& p : r.problems) std::cerr << "history: " << p << "\n";
+      if (r.added == 0 && r.already == 0 && !r.problems.empty())
+        throw InputError({path, 0}, "no record could be filed (the lines above say why)");
       std::cout << path << ": " << r.added << " record(s) filed under " << r.night
                 << (r.already ? ", " + std::to_string(r.already) + " already there" : "") << "\n";
     }

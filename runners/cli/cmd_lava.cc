@@ -140,6 +140,17 @@ void add_lava_command(CLI::App& app, int& exit_code) {
     if (!std::filesystem::exists(results)) throw InputError({results, 0}, "no such file");
     JsonlContents contents = read_jsonl(results);
     for (const auto& p : contents.problems) std::cerr << "lava: " << p << "\n";
+    // A record that does not read is named at its line before anything is printed.
+    for (size_t i = 0; i < contents.records.size(); ++i) {
+      const auto& j = contents.records[i];
+      if (!j.is_object() || !j.contains("record") || j["record"] != "test") continue;
+      try {
+        (void)record_from_json(j);
+      } catch (const std::exception& e) {
+        throw InputError({results, contents.line_numbers[i]},
+                         std::string("not a result record: ") + e.what());
+      }
+    }
     std::cout << lab::lava_cases_script(contents.records);
     exit_code = 0;
   });

@@ -43,9 +43,9 @@ void merge_kernel_results(const std::string& out_dir, const std::string& kernel,
   std::set<std::string> seen_env;
   JsonlContents all = read_jsonl(results.path());
   for (const auto& r : all.records)
-    if (r.value("record", "") == "environment") seen_env.insert(r.value("run_id", ""));
+    if (record_type(r) == "environment") seen_env.insert(r.value("run_id", ""));
   for (const auto& r : own.records) {
-    if (r.value("record", "") == "environment") {
+    if (record_type(r) == "environment") {
       if (seen_env.insert(r.value("run_id", "")).second) results.append(r);
     } else if (r.contains("test_id") && !results.recorded(kernel).count(r["test_id"])) {
       results.append(r);

@@ -6,6 +6,8 @@
 #include <iostream>
 #include <map>
 
+#include "results/jsonl_store.h"
+
 namespace pasidbench::lab {
 
 namespace fs = std::filesystem;
@@ -30,7 +32,7 @@ LabResults::LabResults(const std::string& out_dir, bool resume)
   JsonlContents existing = read_jsonl(writer_.path());
   problems_ = existing.problems;
   for (const auto& r : existing.records)
-    if (r.value("record", "") == "test" && r.contains("test_id")) {
+    if (record_type(r) == "test" && r.contains("test_id")) {
       std::string k = kernel_of(r);
       recorded_[k].insert(r["test_id"].get<std::string>());
       lines_[k].push_back(r.dump());
@@ -49,7 +51,7 @@ std::vector<std::string> LabResults::record_lines(const std::string& kernel) con
 
 void LabResults::append(const json& record) {
   writer_.append(record);
-  if (record.value("record", "") == "test" && record.contains("test_id")) {
+  if (record_type(record) == "test" && record.contains("test_id")) {
     std::string k = kernel_of(record);
     recorded_[k].insert(record["test_id"].get<std::string>());
     lines_[k].push_back(record.dump());
@@ -117,7 +119,7 @@ void KernelSession::progress(const ResultRecord& r) {
 }
 
 bool KernelSession::accept(const json& record) {
-  if (record.value("record", "") == "environment") {
+  if (record_type(record) == "environment") {
     results_.append(record);
     return true;
   }

@@ -345,7 +345,7 @@ std::string lava_cases_script(const std::vector<json>& records) {
   std::ostringstream out;
   out << "# lava-test-case calls for " << records.size() << " record(s), written by pasidbench\n";
   for (const auto& j : records) {
-    if (j.value("record", "") != "test") continue;
+    if (!j.is_object() || !j.contains("record") || j["record"] != "test") continue;
     ResultRecord r = record_from_json(j);
     std::string name = lava_case_name(r.test_id);
     out << "lava-test-case " << shell_quote(name) << " --result " << lava_result(r.outcome) << "\n";
@@ -548,8 +548,7 @@ LavaImportSummary lava_import(const LavaImportSpec& spec) {
   std::string path = (fs::path(spec.out_dir) / "results.jsonl").string();
   std::set<std::pair<std::string, std::string>> done;  // (run id, test id) imported before
   for (const auto& j : read_jsonl(path).records)
-    if (j.value("record", "") == "test")
-      done.insert({j.value("run_id", ""), j.value("test_id", "")});
+    if (record_type(j) == "test") done.insert({j.value("run_id", ""), j.value("test_id", "")});
   JsonlWriter w(path);
   std::string run_id = "lava-" + (job_id.empty() ? new_run_id() : job_id);
   for (const auto& t : plan) {

@@ -34,13 +34,40 @@ constexpr ExpectName kExpectNames[] = {
     {SubmitExpect::kFaultUnbound, "fault_unbound"},
 };
 
+// Bounds that keep every count product far from int64 and a run finite: a
+// scenario is a test, not a load generator.
+constexpr int64_t kMaxCount = 1'000'000;  // one step's count, a task's instances
+constexpr int64_t kMaxCpus = 4096;
+constexpr int64_t kMaxRuns = 1'000'000'000;           // how often any one step may run in all
+constexpr int64_t kMaxDurationNs = 3600'000'000'000;  // an hour
+
+// a * b, or InputError at `where` when it passes kMaxRuns.
+int64_t bounded_product(int64_t a, int64_t b, const SourceLocation& where) {
+  int64_t p = 0;
+  if (__builtin_mul_overflow(a, b, &p) || p > kMaxRuns)
+    throw InputError(
+        where, "counts multiply to more than " + std::to_string(kMaxRuns) + " runs of one step");
+  return p;
+}
+
 // Visits every step, repeat bodies included, with the product of the
 // enclosing repeat counts (how often the step runs per task instance).
 void for_each_step(const std::vector<Step>& steps, int64_t multiplier,
                    const std::function<void(const Step&, int64_t)>& fn) {
   for (const auto& step : steps) {
     fn(step, multiplier);
-    if (step.op == StepOp::kRepeat) for_each_step(step.body, multiplier * step.count, fn);
+    if (step.op == StepOp::kRepeat)
+      for_each_step(step.body, bounded_product(multiplier, step.count, step.where), fn);
+  }
+}
+
+void check_counts(const std::vector<Step>& steps) {
+  for (const auto& s : steps) {
+    if (s.count > kMaxCount)
+      throw InputError(s.where, "count must be at most " + std::to_string(kMaxCount));
+    if (s.duration_ns > kMaxDurationNs)
+      throw InputError(s.where, "ns must be at most " + std::to_string(kMaxDurationNs));
+    check_counts(s.body);
   }
 }
 
@@ -133,8 +160,9 @@ bool parse_submit_expect(const std::string& text, SubmitExpect* out) {
 
 void validate_scenario(const Scenario& sc) {
   if (sc.tasks.empty()) throw InputError(sc.where, "scenario '" + sc.name + "' has no tasks");
-  if (sc.cpus < 1)
-    throw InputError(sc.where, "scenario '" + sc.name + "': cpus must be at least 1");
+  if (sc.cpus < 1 || sc.cpus > kMaxCpus)
+    throw InputError(sc.where,
+                     "scenario '" + sc.name + "': cpus must be 1.." + std::to_string(kMaxCpus));
 
   std::set<std::string> names;
   bool any_initial = false;
@@ -142,6 +170,10 @@ void validate_scenario(const Scenario& sc) {
     if (t.name.empty()) throw InputError(t.where, "task without a name");
     if (!names.insert(t.name).second) throw InputError(t.where, "duplicate task '" + t.name + "'");
     if (t.instances < 1) throw InputError(t.where, "task '" + t.name + "': instances must be >= 1");
+    if (t.instances > kMaxCount)
+      throw InputError(
+          t.where, "task '" + t.name + "': instances must be at most " + std::to_string(kMaxCount));
+    check_counts(t.program);
     any_initial |= t.initial;
   }
   if (!any_initial) throw InputError(sc.where, "no task starts at time zero (start = \"initial\")");
@@ -231,14 +263,19 @@ void validate_scenario(const Scenario& sc) {
     for (const auto& parent : sc.tasks)
       for_each_step(parent.program, 1, [&](const Step& s, int64_t times) {
         if ((s.op == StepOp::kCloneThread || s.op == StepOp::kFork) && s.task == n)
-          total += count_runs(parent.name) * times * s.count;
+          total += bounded_product(bounded_product(count_runs(parent.name), times, s.where),
+                                   s.count, s.where);
+        if (total > kMaxRuns)
+          throw InputError(tt->where, "task '" + n + "' would start more than " +
+                                          std::to_string(kMaxRuns) + " times");
       });
     return runs[n] = total;
   };
   std::map<std::string, int64_t> latch_max;
   for (const auto& t : sc.tasks)
     for_each_step(t.program, 1, [&](const Step& s, int64_t times) {
-      if (s.op == StepOp::kSignal) latch_max[s.flag] += times * count_runs(t.name);
+      if (s.op == StepOp::kSignal)
+        latch_max[s.flag] += bounded_product(times, count_runs(t.name), s.where);
     });
   for (const auto& t : sc.tasks)
     for_each_step(t.program, 1, [&](const Step& s, int64_t) {

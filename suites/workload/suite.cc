@@ -32,11 +32,9 @@ Suite read_suite(const TomlReader& r, const toml::table& root) {
                      "name must be one file name (no '/'): it names the output directory");
   s.description = r.optional_string(head, "description").value_or("");
   s.backends = string_list(r, head, "backends");
-  s.timeout_s = static_cast<int>(r.optional_int(head, "timeout_s").value_or(120));
-  s.repetitions = static_cast<int>(r.optional_int(head, "repetitions").value_or(1));
-  if (s.timeout_s < 1) throw InputError(r.at(*head.get("timeout_s")), "timeout_s must be >= 1");
-  if (s.repetitions < 1 || s.repetitions > 1000)
-    throw InputError(r.at(*head.get("repetitions")), "repetitions must be 1..1000");
+  s.timeout_s =
+      static_cast<int>(r.optional_int_in(head, "timeout_s", 1, kMaxTimeoutS).value_or(120));
+  s.repetitions = static_cast<int>(r.optional_int_in(head, "repetitions", 1, 1000).value_or(1));
 
   const toml::node* tests = root.get("test");
   if (!tests || !tests->is_array_of_tables())
@@ -48,7 +46,8 @@ Suite read_suite(const TomlReader& r, const toml::table& root) {
     st.where = r.at(t);
     st.workload = r.string(t, "workload");
     st.backends = string_list(r, t, "backends");
-    st.timeout_s = static_cast<int>(r.optional_int(t, "timeout_s").value_or(0));
+    // 0 (or absent) takes the suite's timeout.
+    st.timeout_s = static_cast<int>(r.optional_int_in(t, "timeout_s", 0, kMaxTimeoutS).value_or(0));
     if (auto e = r.optional_string(t, "expect")) {
       if (*e != "pass" && *e != "fail")
         throw InputError(r.at(*t.get("expect")), "expect must be \"pass\" or \"fail\"");
@@ -91,6 +90,15 @@ Suite load_suite_text(std::string_view text, const std::string& file) {
 }
 
 std::vector<RawParams> expand_param_matrix(const SuiteTest& test) {
+  // Counted before anything is built: a few lines of lists can name 10^9 tests.
+  size_t total = 1;
+  for (const auto& [name, values] : test.params) {
+    total *= values.size();
+    if (total > kMaxTestsPerEntry)
+      throw InputError(test.where, "the parameter lists make more than " +
+                                       std::to_string(kMaxTestsPerEntry) +
+                                       " tests; split the [[test]] into several");
+  }
   std::vector<RawParams> combos(1);
   for (const auto& [name, values] : test.params) {
     std::vector<RawParams> next;

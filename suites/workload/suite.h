@@ -1,6 +1,8 @@
 // Suite manifests: workloads x parameters x backends. See docs/suite-format.md.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -8,6 +10,12 @@
 #include "suites/workload/params.h"
 
 namespace pasidbench {
+
+// Limits on what a manifest may ask for, so a typo cannot plan a run that
+// never ends or wrap a number.
+inline constexpr int64_t kMaxTimeoutS = 7 * 24 * 3600;
+inline constexpr size_t kMaxTestsPerEntry = 100000;  // one [[test]]'s matrix
+inline constexpr size_t kMaxTestsPerSuite = 100000;  // after backends are expanded
 
 struct SuiteTest {
   std::string workload;                                 // builtin name or scenario file

@@ -95,6 +95,16 @@ std::optional<int64_t> TomlReader::optional_int(const toml::table& t, std::strin
   return n->as_integer()->get();
 }
 
+std::optional<int64_t> TomlReader::optional_int_in(const toml::table& t, std::string_view key,
+                                                   int64_t min, int64_t max) const {
+  std::optional<int64_t> v = optional_int(t, key);
+  if (v && (*v < min || *v > max))
+    throw InputError(at(*t.get(key)), "'" + std::string(key) + "' must be " + std::to_string(min) +
+                                          ".." + std::to_string(max) + ", not " +
+                                          std::to_string(*v));
+  return v;
+}
+
 std::optional<bool> TomlReader::optional_bool(const toml::table& t, std::string_view key) const {
   const toml::node* n = t.get(key);
   if (!n) return std::nullopt;

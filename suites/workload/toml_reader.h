@@ -33,6 +33,10 @@ class TomlReader {
   std::string string(const toml::table& t, std::string_view key) const;
   std::optional<std::string> optional_string(const toml::table& t, std::string_view key) const;
   std::optional<int64_t> optional_int(const toml::table& t, std::string_view key) const;
+  // The same, rejecting values outside [min, max] at their line, so nothing
+  // is narrowed or replaced silently.
+  std::optional<int64_t> optional_int_in(const toml::table& t, std::string_view key, int64_t min,
+                                         int64_t max) const;
   std::optional<bool> optional_bool(const toml::table& t, std::string_view key) const;
   const toml::array* optional_array(const toml::table& t, std::string_view key) const;
 

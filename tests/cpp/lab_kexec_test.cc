@@ -91,7 +91,7 @@ class FakeMachine {
   std::vector<ResultRecord> records_of(const std::string& kernel) {
     std::vector<ResultRecord> out_records;
     for (const auto& j : read_jsonl(out() + "/results.jsonl").records)
-      if (j.value("record", "") == "test" && j["provenance"]["kernel"]["name"] == kernel)
+      if (record_type(j) == "test" && j["provenance"]["kernel"]["name"] == kernel)
         out_records.push_back(record_from_json(j));
     return out_records;
   }

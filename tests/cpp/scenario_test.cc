@@ -124,7 +124,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadScenario{"zero_cpus",
                     "[scenario]\nname = \"x\"\ncpus = 0\n[[task]]\nname = \"a\"\n"
                     "start = \"initial\"\nprogram = []\n",
-                    "t.toml:1: scenario 'x': cpus must be at least 1"},
+                    "t.toml:1: scenario 'x': cpus must be 1..4096"},
         BadScenario{"bad_expect",
                     "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
                     "program = [ { op = \"submit\", expect = \"great\" } ]\n",

@@ -429,7 +429,7 @@ Costs costs_from_results(const std::string& path, Costs base) {
   JsonlContents contents = read_jsonl(path);
   double ctxsw = NAN, membarrier = NAN;
   for (const auto& rec : contents.records) {
-    if (rec.value("record", "") != "test" || !rec.contains("metrics")) continue;
+    if (record_type(rec) != "test" || !rec.contains("metrics")) continue;
     const auto& m = rec["metrics"];
     auto take = [&](const char* name, double& into) {
       if (m.contains(name) && m[name].is_object() && m[name].contains("value") &&

@@ -1,5 +1,6 @@
 #include "runners/backends/model/schedule_file.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,7 +44,13 @@ json replay_to_json(const ReplaySchedule& s) {
 ReplaySchedule replay_from_json(const json& j, const std::string& where) {
   auto bad = [&](const std::string& what) { return InputError({where, 0}, what); };
   if (!j.is_object()) throw bad("not a replay schedule (expected a JSON object)");
-  if (j.value("format", "") != kReplayFormat)
+  // value() throws nlohmann's type_error for a key of the wrong type: check first.
+  auto optional_str = [&](const char* key) -> std::string {
+    if (!j.contains(key) || j[key].is_null()) return "";
+    if (!j[key].is_string()) throw bad(std::string("field '") + key + "' is not a string");
+    return j[key].get<std::string>();
+  };
+  if (optional_str("format") != kReplayFormat)
     throw bad("format is " + (j.contains("format") ? j["format"].dump() : std::string("missing")) +
               ", expected \"" + kReplayFormat + "\"");
   auto str = [&](const json& obj, const char* key) -> std::string {
@@ -60,7 +67,7 @@ ReplaySchedule replay_from_json(const json& j, const std::string& where) {
   s.policy = str(j, "policy");
   s.workload = str(j, "workload");
   s.scenario_toml = str(j, "scenario");
-  s.revision = j.value("pasidbench_revision", "");
+  s.revision = optional_str("pasidbench_revision");
   if (!j.contains("params") || !j["params"].is_object()) throw bad("field 'params' missing");
   for (const auto& [k, v] : j["params"].items()) {
     if (!v.is_string()) throw bad("params." + k + " is not a string");
@@ -97,8 +104,16 @@ ReplaySchedule load_replay_file(const std::string& path) {
   if (!in) throw InputError({"--replay", 0}, "cannot read replay file " + path);
   std::stringstream text;
   text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, false);
-  if (j.is_discarded()) throw InputError({path, 0}, "not valid JSON");
+  json j;
+  try {
+    j = json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    // nlohmann counts bytes; a person looks for a line.
+    std::string body = text.str();
+    size_t upto = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, body.size());
+    int line = 1 + static_cast<int>(std::count(body.begin(), body.begin() + upto, '\n'));
+    throw InputError({path, line}, "not valid JSON (byte " + std::to_string(e.byte) + ")");
+  }
   return replay_from_json(j, path);
 }
 
