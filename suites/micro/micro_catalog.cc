@@ -302,11 +302,13 @@ json merge_google_benchmark_processes(const std::vector<json>& outputs,
   }
   if (n < 2) return merged;  // Google Benchmark writes no aggregates for one run either
   std::vector<std::string> keys = {"real_time", "cpu_time"};
-  for (const auto& [key, value] : rows.front().items())
-    if (value.is_number() && !is_row_field(key) &&
+  for (const auto& item : rows.front().items()) {
+    const std::string& key = item.key();  // clang 14 cannot capture a structured binding
+    if (item.value().is_number() && !is_row_field(key) &&
         std::all_of(rows.begin(), rows.end(),
                     [&key](const json& r) { return r.contains(key) && r[key].is_number(); }))
       keys.push_back(key);
+  }
   struct Stat {
     const char* name;
     const char* unit;

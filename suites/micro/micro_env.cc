@@ -103,7 +103,7 @@ std::string prepare_partner(Mode mode, int cpu) {
 
 }  // namespace
 
-Partner::Partner(Mode mode, int cpu, std::function<void()> body) : mode_(mode) {
+Partner::Partner(Mode mode, int cpu, std::function<void()> body) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));

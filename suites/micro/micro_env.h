@@ -75,7 +75,6 @@ class Partner {
   std::string join();
 
  private:
-  Mode mode_;
   int ready_fd_ = -1;
   pid_t pid_ = -1;
   std::unique_ptr<std::thread> thread_;
