@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """test.sh's accounting: one summary line from ctest's and pytest's output.
 
-    test_summary.py CTEST_LOG CTEST_RC PYTEST_LOG PYTEST_RC
+    test_summary.py CTEST_LOG CTEST_RC PYTEST_LOG PYTEST_RC [ASAN_LOG ASAN_RC]
 
 Prints "test.sh: N passed, N failed, N skipped" (and, before it, a line
 for each problem that counts as a failure) and exits 1 when anything
@@ -11,6 +11,8 @@ failed. What counts as a failure, beyond failed tests:
   - a ctest test that did not run ("Not Run": executable missing, fixture
     failed), and any unexplained non-zero exit status;
   - pytest collection errors (counted from "N error(s)").
+ASAN_LOG is a second ctest run (the "asan" preset), counted the same way
+and named "ctest (asan)" in its problems.
 Skips are counted once each: ctest's per-test "***Skipped" lines (and
 disabled tests), pytest's "N skipped".
 """
@@ -50,7 +52,7 @@ class Counts:
                       self.problems + other.problems)
 
 
-def count_ctest(text: str, rc: int) -> Counts:
+def count_ctest(text: str, rc: int, label: str = "ctest") -> Counts:
     counts = Counts()
     seen = 0
     for line in text.splitlines():
@@ -72,25 +74,25 @@ def count_ctest(text: str, rc: int) -> Counts:
             counts.failed += 1
             if status.startswith("Not Run"):
                 counts.problems.append(
-                    f"ctest: {match['name']} did not run ({status})")
+                    f"{label}: {match['name']} did not run ({status})")
     totals = _CTEST_TOTAL.findall(text)
     if "No tests were found" in text or (seen == 0 and counts.skipped == 0):
         counts.failed += 1
-        counts.problems.append("ctest: no tests were found (is the build "
+        counts.problems.append(f"{label}: no tests were found (is the build "
                                "complete and the test binary registered?)")
     elif not totals:
         counts.failed += 1
-        counts.problems.append("ctest: no summary line (did ctest stop "
+        counts.problems.append(f"{label}: no summary line (did ctest stop "
                                "early?)")
     else:
         total = int(totals[-1][1])
         if total != seen:
             counts.failed += 1
-            counts.problems.append(f"ctest: its summary says {total} tests, "
+            counts.problems.append(f"{label}: its summary says {total} tests, "
                                    f"{seen} result lines were found")
     if rc != 0 and counts.failed == 0:
         counts.failed += 1
-        counts.problems.append(f"ctest: exit status {rc} with no failed test")
+        counts.problems.append(f"{label}: exit status {rc} with no failed test")
     return counts
 
 
@@ -129,9 +131,13 @@ def count_pytest(text: str, rc: int) -> Counts:
 
 
 def summarize(ctest_text: str, ctest_rc: int, pytest_text: str,
-              pytest_rc: int) -> Counts:
-    return count_ctest(ctest_text, ctest_rc).add(
+              pytest_rc: int, asan_text: str | None = None,
+              asan_rc: int = 0) -> Counts:
+    counts = count_ctest(ctest_text, ctest_rc).add(
         count_pytest(pytest_text, pytest_rc))
+    if asan_text is not None:
+        counts = counts.add(count_ctest(asan_text, asan_rc, "ctest (asan)"))
+    return counts
 
 
 def summary_line(counts: Counts) -> str:
@@ -140,10 +146,10 @@ def summary_line(counts: Counts) -> str:
 
 
 def main(argv: list) -> int:
-    if len(argv) != 4:
+    if len(argv) not in (4, 6):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
-    ctest_log, ctest_rc, pytest_log, pytest_rc = argv
+    ctest_log, ctest_rc, pytest_log, pytest_rc = argv[:4]
 
     def read(path):
         try:
@@ -152,8 +158,9 @@ def main(argv: list) -> int:
         except OSError:
             return ""
 
+    asan = (read(argv[4]), int(argv[5])) if len(argv) == 6 else (None, 0)
     counts = summarize(read(ctest_log), int(ctest_rc), read(pytest_log),
-                       int(pytest_rc))
+                       int(pytest_rc), *asan)
     for problem in counts.problems:
         print(f"test.sh: {problem}")
     print(summary_line(counts))

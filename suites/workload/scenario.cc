@@ -1,5 +1,6 @@
 #include "suites/workload/scenario.h"
 
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <set>
@@ -73,9 +74,20 @@ void check_counts(const std::vector<Step>& steps) {
 
 std::string quoted(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+  // TOML basic strings allow no control character but tab unescaped.
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\u%04X", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
   }
   return out + "\"";
 }

@@ -59,6 +59,18 @@ TEST(ScenarioToml, RoundTripsThroughToml) {
   EXPECT_EQ(scenario_to_toml(sc), scenario_to_toml(again));
 }
 
+// Found by tests/fuzz/scenario_fuzz: a control character in a text field was
+// written raw, and the replay file it went into could not be read back.
+TEST(ScenarioToml, ControlCharactersRoundTrip) {
+  Scenario sc = load_scenario_text(kGood, "t.toml");
+  sc.description = std::string(
+      "a\x01"
+      "b\rc\nd\te\x7f"
+      "\"\\");
+  Scenario again = load_scenario_text(scenario_to_toml(sc), "again.toml");
+  EXPECT_EQ(again.description, sc.description);
+}
+
 TEST(ScenarioToml, CanonicalWorkloadsRoundTrip) {
   for (const auto& w : builtin_workloads()) {
     if (!w.generate) continue;

@@ -145,3 +145,19 @@ Test project /src/build
 """
     c = ts.count_ctest(text, 8)
     assert (c.passed, c.failed, c.skipped) == (1, 3, 0), c.problems
+
+
+def test_asan_run_counts_and_names_its_own_problems():
+    c = ts.summarize(CTEST_ALL_PASS, 0, PYTEST_ALL_PASS, 0, CTEST_ALL_PASS, 0)
+    assert (c.passed, c.failed, c.skipped) == (8, 0, 3)
+    failed_build = "ASan build failed (cmake --preset asan)\n"
+    c = ts.summarize(CTEST_ALL_PASS, 0, PYTEST_ALL_PASS, 0, failed_build, 1)
+    assert c.failed == 1
+    assert c.problems == ["ctest (asan): no tests were found (is the build "
+                          "complete and the test binary registered?)"]
+
+
+def test_test_sh_passes_the_asan_run_to_the_summary():
+    text = (ROOT / "test.sh").read_text()
+    assert "ctest --preset asan" in text
+    assert '"$log/asan.txt" "$asan_rc"' in text
