@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "platform/input_error.h"
 #include "results/jsonl_store.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench {
 

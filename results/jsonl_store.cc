@@ -10,7 +10,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
 
 namespace pasidbench {
 

@@ -19,7 +19,7 @@ class JsonlWriter {
   JsonlWriter& operator=(const JsonlWriter&) = delete;
 
   // Writes one line and fsyncs it, whole or not at all: on a full disk the
-  // file is cut back and WriteError (results/file_io.h) names it. A torn last
+  // file is cut back and WriteError (platform/file_io.h) names it. A torn last
   // line from an earlier crash is terminated first so the new record starts
   // on its own line.
   void append(const nlohmann::json& record);

@@ -235,14 +235,15 @@ json environment_record(const std::string& run_id, const json& environment) {
           {"environment", environment}};
 }
 
-std::string utc_now_rfc3339() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+Provenance provenance_from_environment(const json& env) {
+  Provenance p;
+  p.kernel.name = "running";
+  p.kernel.release = env.at("kernel").value("release", "unknown");
+  p.kernel.version = env.at("kernel").value("version", "");
+  p.machine.hostname = env.value("hostname", "unknown");
+  p.machine.cpu_model = env.at("cpu").value("model", "");
+  p.pasidbench_revision = env.at("pasidbench").value("revision", "unknown");
+  return p;
 }
 
 std::string new_run_id() {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "platform/utc_time.h"  // utc_now_rfc3339 for started_at and created_at
+
 namespace pasidbench {
 
 // What this build writes. Readers also take version 1: a version 1 record is
@@ -101,7 +103,10 @@ ResultRecord record_from_json(const nlohmann::json& j);
 
 nlohmann::json environment_record(const std::string& run_id, const nlohmann::json& environment);
 
-std::string utc_now_rfc3339();
+// The per-record provenance derived from an environment object
+// (platform/environment.h collects it).
+Provenance provenance_from_environment(const nlohmann::json& env);
+
 std::string new_run_id();
 
 }  // namespace pasidbench

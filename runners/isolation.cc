@@ -11,8 +11,8 @@
 #include <cstring>
 #include <string>
 
-#include "results/file_io.h"
-#include "runners/child_groups.h"
+#include "platform/child_groups.h"
+#include "platform/file_io.h"
 
 namespace pasidbench {
 

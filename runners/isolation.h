@@ -10,7 +10,7 @@
 namespace pasidbench {
 
 // `body` runs in a child process (its own process group, which dies with the
-// runner: runners/child_groups.h). Its record comes back through a pipe. On
+// runner: platform/child_groups.h). Its record comes back through a pipe. On
 // SIGSEGV and friends the returned record is `skeleton` with outcome crashed
 // and reason "crashed: SIGSEGV"; past `timeout_s` the whole group is killed
 // and the outcome is timeout.

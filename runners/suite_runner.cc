@@ -6,10 +6,10 @@
 #include <iostream>
 #include <map>
 
+#include "platform/environment.h"
 #include "results/jsonl_store.h"
 #include "results/ktap.h"
 #include "results/verdict.h"
-#include "runners/environment.h"
 #include "runners/isolation.h"
 
 namespace pasidbench {

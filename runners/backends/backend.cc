@@ -1,6 +1,41 @@
 #include "runners/backends/backend.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace pasidbench {
+
+namespace {
+
+struct PendingFamily {
+  BackendFamily (*make)();
+  int rank;
+};
+
+std::vector<PendingFamily>& pending_families() {
+  static std::vector<PendingFamily> pending;
+  return pending;
+}
+
+}  // namespace
+
+BackendRegistration::BackendRegistration(BackendFamily (*make)(), int rank) {
+  pending_families().push_back({make, rank});
+}
+
+const BackendRegistry& backends() {
+  static const BackendRegistry registry = [] {
+    std::vector<std::pair<int, BackendFamily>> made;
+    for (const auto& p : pending_families()) made.emplace_back(p.rank, p.make());
+    std::sort(made.begin(), made.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.first, a.second.prefix) < std::tie(b.first, b.second.prefix);
+    });
+    BackendRegistry r;
+    for (auto& [rank, family] : made) r.add(std::move(family));
+    return r;
+  }();
+  return registry;
+}
 
 void BackendRegistry::add(BackendFamily family) { families_.push_back(std::move(family)); }
 

@@ -89,7 +89,16 @@ class BackendRegistry {
   std::vector<BackendFamily> families_;
 };
 
-// The registry with every backend this build has (runners/backends/all_backends.cc).
+// A backend registers itself in its own file, at namespace scope:
+//   const BackendRegistration kRegistered{host_backend_family, 20};
+// `make` runs on the registry's first use, not at static initialization
+// (a family may read other registries, e.g. the policy catalog); families
+// are listed by `rank`, then prefix.
+struct BackendRegistration {
+  BackendRegistration(BackendFamily (*make)(), int rank);
+};
+
+// The registry with every backend linked into this program.
 const BackendRegistry& backends();
 
 }  // namespace pasidbench

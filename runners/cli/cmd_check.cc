@@ -1,9 +1,9 @@
 #include <iostream>
 
+#include "platform/environment.h"
 #include "results/ktap.h"
 #include "runners/backends/model/model_backend.h"
 #include "runners/cli/commands.h"
-#include "runners/environment.h"
 #include "runners/suite_runner.h"
 
 namespace pasidbench::cli {

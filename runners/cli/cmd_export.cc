@@ -2,12 +2,12 @@
 #include <iostream>
 #include <regex>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
+#include "platform/input_error.h"
 #include "results/gbench_export.h"
 #include "results/jsonl_store.h"
 #include "results/kcidb.h"
 #include "runners/cli/commands.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::cli {
 

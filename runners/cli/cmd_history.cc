@@ -5,9 +5,9 @@
 #include <iostream>
 #include <map>
 
+#include "platform/input_error.h"
 #include "results/history.h"
 #include "runners/cli/commands.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::cli {
 

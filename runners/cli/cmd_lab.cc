@@ -1,11 +1,11 @@
 #include <iostream>
 
+#include "platform/input_error.h"
 #include "runners/cli/commands.h"
 #include "runners/lab/agent.h"
 #include "runners/lab/kexec_queue.h"
 #include "runners/lab/ssh_runner.h"
 #include "runners/lab/vm_runner.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::cli {
 

@@ -5,7 +5,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
+#include "platform/input_error.h"
 #include "results/jsonl_store.h"
 #include "runners/cli/commands.h"
 #include "runners/lab/kernel_fetch.h"
@@ -13,7 +14,6 @@
 #include "runners/lab/lava.h"
 #include "runners/lab/lava_submit.h"
 #include "runners/lab/ssh_runner.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::cli {
 

@@ -2,9 +2,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "platform/environment.h"
 #include "runners/backends/backend.h"
 #include "runners/cli/commands.h"
-#include "runners/environment.h"
 #include "suites/workload/suite.h"
 
 namespace pasidbench::cli {

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "platform/environment.h"
+#include "platform/input_error.h"
 #include "runners/cli/commands.h"
-#include "runners/environment.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::cli {
 

@@ -1,9 +1,9 @@
 // pasidbench: benchmark and conformance suite for Linux kernel PASID policies.
 #include <iostream>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
+#include "platform/input_error.h"
 #include "runners/cli/commands.h"
-#include "suites/workload/input_error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{

@@ -20,8 +20,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "results/file_io.h"
-#include "runners/child_groups.h"
+#include "platform/child_groups.h"
+#include "platform/file_io.h"
 #include "runners/lab/channel.h"
 
 namespace pasidbench::lab {

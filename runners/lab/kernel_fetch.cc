@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "results/file_io.h"
-#include "runners/lab/process.h"
+#include "platform/file_io.h"
+#include "platform/process.h"
 
 namespace pasidbench::lab {
 

@@ -9,14 +9,14 @@
 #include <set>
 #include <sstream>
 
-#include "results/file_io.h"
+#include "platform/environment.h"
+#include "platform/file_io.h"
+#include "platform/input_error.h"
+#include "platform/process.h"
 #include "results/jsonl_store.h"
-#include "runners/environment.h"
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
-#include "runners/lab/process.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::lab {
 

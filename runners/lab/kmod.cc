@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "runners/lab/process.h"
+#include "platform/process.h"
 
 namespace pasidbench::lab {
 

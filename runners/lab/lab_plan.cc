@@ -4,8 +4,8 @@
 
 #include <set>
 
-#include "results/file_io.h"
-#include "runners/environment.h"
+#include "platform/environment.h"
+#include "platform/file_io.h"
 #include "runners/suite_runner.h"
 #include "suites/workload/suite.h"
 

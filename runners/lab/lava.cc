@@ -9,14 +9,14 @@
 #include <set>
 #include <sstream>
 
+#include "platform/environment.h"
+#include "platform/process.h"
 #include "results/jsonl_store.h"
 #include "results/metric_registry.h"
 #include "results/record.h"
-#include "runners/environment.h"
 #include "runners/lab/cpio.h"
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/lab_plan.h"
-#include "runners/lab/process.h"
 #include "runners/lab/vm_runner.h"
 #include "suites/workload/suite.h"
 

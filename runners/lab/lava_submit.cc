@@ -5,12 +5,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "platform/input_error.h"
+#include "platform/process.h"
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lava.h"
-#include "runners/lab/process.h"
 #include "runners/lab/ssh_runner.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::lab {
 

@@ -6,9 +6,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "results/file_io.h"
-#include "runners/lab/process.h"
-#include "runners/micro_binary.h"
+#include "platform/file_io.h"
+#include "platform/process.h"
+#include "platform/tools.h"
 #include "suites/workload/suite.h"
 
 namespace pasidbench::lab {

@@ -12,13 +12,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
+#include "platform/input_error.h"
+#include "platform/process.h"
 #include "runners/lab/channel.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
 #include "runners/lab/payload.h"
-#include "runners/lab/process.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::lab {
 

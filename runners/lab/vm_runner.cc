@@ -9,7 +9,9 @@
 #include <sstream>
 #include <thread>
 
-#include "runners/environment.h"
+#include "platform/environment.h"
+#include "platform/input_error.h"
+#include "platform/process.h"
 #include "runners/lab/channel.h"
 #include "runners/lab/cpio.h"
 #include "runners/lab/kernel_fetch.h"
@@ -17,8 +19,6 @@
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
 #include "runners/lab/payload.h"
-#include "runners/lab/process.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::lab {
 

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "platform/papi_counters.h"
 #include "suites/micro/micro_benchmarks.h"
 #include "suites/micro/micro_env.h"
-#include "suites/micro/papi_counters.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "suites/micro/topology.h"
+#include "platform/topology.h"
 
 namespace pasidbench {
 

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "runners/backends/host/pasid_probe.h"
-#include "suites/micro/papi_counters.h"
+#include "platform/papi_counters.h"
+#include "platform/pasid_probe.h"
 
 namespace pasidbench {
 

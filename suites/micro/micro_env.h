@@ -11,9 +11,9 @@
 #include <string>
 #include <thread>
 
-#include "runners/backends/host/dsa_wq.h"
+#include "platform/dsa_wq.h"
+#include "platform/topology.h"
 #include "suites/micro/busy_delay.h"
-#include "suites/micro/topology.h"
 
 namespace benchmark {
 class State;

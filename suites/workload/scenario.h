@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "suites/workload/input_error.h"
+#include "platform/input_error.h"
 
 namespace pasidbench {
 

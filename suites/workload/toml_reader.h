@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "suites/workload/input_error.h"
+#include "platform/input_error.h"
 
 namespace pasidbench {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "runners/backends/host/kprobe_observer.h"
+#include "platform/kprobe_observer.h"
 #include "tests/cpp/host_test_support.h"
 
 namespace pasidbench {

@@ -4,9 +4,9 @@
 
 #include <cerrno>
 
+#include "platform/idxd_sysfs.h"
+#include "platform/pasid_probe.h"
 #include "runners/backends/host/host_backend.h"
-#include "runners/backends/host/idxd_sysfs.h"
-#include "runners/backends/host/pasid_probe.h"
 #include "tests/cpp/host_test_support.h"
 
 namespace pasidbench {

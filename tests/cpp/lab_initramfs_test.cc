@@ -8,10 +8,10 @@
 #include <map>
 #include <sstream>
 
+#include "platform/process.h"
 #include "runners/lab/cpio.h"
 #include "runners/lab/kmod.h"
 #include "runners/lab/payload.h"
-#include "runners/lab/process.h"
 #include "tests/cpp/lab_temp_dir.h"
 
 namespace pasidbench::lab {

@@ -3,10 +3,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "platform/process.h"
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/kernel_manifest.h"
 #include "runners/lab/lab_plan.h"
-#include "runners/lab/process.h"
 
 namespace pasidbench::lab {
 namespace {

@@ -1,4 +1,4 @@
-// Whole-or-nothing writes and paths kept under their root (results/file_io.h).
+// Whole-or-nothing writes and paths kept under their root (platform/file_io.h).
 // A full disk is simulated with RLIMIT_FSIZE: past the limit write() writes
 // what fits and then fails with EFBIG, as a disk that fills up mid-line does.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
 #include "results/jsonl_store.h"
 #include "tests/cpp/lab_temp_dir.h"
 

@@ -1,4 +1,4 @@
-// A runner's children die with it (runners/child_groups.h; issue 16,
+// A runner's children die with it (platform/child_groups.h; issue 16,
 // finding 4). Each test forks a stand-in runner that starts a long-lived
 // child the way the suite does, kills the runner, and checks that nothing the
 // runner started is left.
@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "runners/child_groups.h"
+#include "platform/child_groups.h"
+#include "platform/process.h"
 #include "runners/isolation.h"
-#include "runners/lab/process.h"
 
 namespace pasidbench {
 namespace {
@@ -112,7 +112,7 @@ TEST_P(ChildGroups, AToolRunByTheLabDiesWithTheRunner) {
   pid_t runner = ::fork();
   ASSERT_GE(runner, 0);
   if (runner == 0) {
-    lab::run_process({"sleep", "600"});
+    run_process({"sleep", "600"});
     ::_exit(0);
   }
   pid_t tool = child_of(runner);

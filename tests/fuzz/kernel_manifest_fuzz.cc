@@ -1,6 +1,6 @@
 // Fuzzes the kernel build manifest reader (names and versions become paths).
+#include "platform/input_error.h"
 #include "runners/lab/kernel_manifest.h"
-#include "suites/workload/input_error.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

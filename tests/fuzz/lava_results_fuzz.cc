@@ -1,8 +1,8 @@
 // Fuzzes the import of LAVA's results export (lava import / lava submit).
 #include <filesystem>
 
+#include "platform/input_error.h"
 #include "runners/lab/lava.h"
-#include "suites/workload/input_error.h"
 #include "tests/fuzz/fuzz_support.h"
 
 #ifndef PASIDBENCH_SOURCE_DIR

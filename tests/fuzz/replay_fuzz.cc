@@ -1,6 +1,6 @@
 // Fuzzes the replay file reader (check --replay) from the file's bytes.
+#include "platform/input_error.h"
 #include "runners/backends/model/schedule_file.h"
-#include "suites/workload/input_error.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

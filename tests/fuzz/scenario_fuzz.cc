@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "suites/workload/input_error.h"
+#include "platform/input_error.h"
 #include "suites/workload/scenario.h"
 #include "suites/workload/scenario_toml.h"
 #include "tests/fuzz/fuzz_support.h"

@@ -1,5 +1,5 @@
 // Fuzzes the suite manifest reader and the parameter matrix it plans.
-#include "suites/workload/input_error.h"
+#include "platform/input_error.h"
 #include "suites/workload/suite.h"
 #include "tests/fuzz/fuzz_support.h"
 

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <thread>
 
-#include "runners/backends/host/dsa_wq.h"
-#include "runners/backends/host/kprobe_observer.h"
+#include "platform/dsa_wq.h"
+#include "platform/kprobe_observer.h"
 
 namespace pasidbench {
 

@@ -7,9 +7,9 @@
 
 #include <vector>
 
+#include "platform/kprobe_observer.h"
+#include "platform/pasid_probe.h"
 #include "results/record.h"
-#include "runners/backends/host/kprobe_observer.h"
-#include "runners/backends/host/pasid_probe.h"
 #include "suites/workload/params.h"
 
 namespace pasidbench {

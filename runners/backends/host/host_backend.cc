@@ -1,11 +1,11 @@
 #include "runners/backends/host/host_backend.h"
 
+#include "platform/pasid_probe.h"
+#include "platform/topology.h"
 #include "runners/backends/host/dsa_latency.h"
 #include "runners/backends/host/micro_runner.h"
-#include "runners/backends/host/pasid_probe.h"
 #include "runners/backends/host/scenario_interpreter.h"
 #include "suites/micro/micro_catalog.h"
-#include "suites/micro/topology.h"
 
 namespace pasidbench {
 
@@ -121,5 +121,6 @@ namespace {
 // Also at static initialization, so that a workload lookup that happens
 // before anything asks for the backend registry still finds them.
 [[maybe_unused]] const bool micro_workloads_registered = (register_micro_workloads(), true);
+const BackendRegistration kRegistered{host_backend_family, 20};
 }  // namespace
 }  // namespace pasidbench

@@ -13,19 +13,14 @@
 #include <filesystem>
 #include <regex>
 
-#include "runners/child_groups.h"
-#include "suites/micro/topology.h"
+#include "platform/child_groups.h"
+#include "platform/topology.h"
 
 namespace pasidbench {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-bool executable(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
-}
 
 std::string tail(const std::string& s, size_t n) {
   std::string t = s.size() > n ? "..." + s.substr(s.size() - n) : s;
@@ -34,30 +29,6 @@ std::string tail(const std::string& s, size_t n) {
 }
 
 }  // namespace
-
-std::string find_perf(std::string* tried) {
-  tried->clear();
-  std::vector<fs::path> candidates = {"/usr/bin/perf"};
-  std::error_code ec;
-  std::vector<fs::path> versioned;
-  for (const auto& e : fs::directory_iterator("/usr/bin", ec))
-    if (e.path().filename().string().rfind("perf_", 0) == 0) versioned.push_back(e.path());
-  std::sort(versioned.rbegin(), versioned.rend());  // newest version first
-  candidates.insert(candidates.end(), versioned.begin(), versioned.end());
-  if (const char* path = std::getenv("PATH"))
-    for (std::string_view rest = path; !rest.empty();) {
-      auto colon = rest.find(':');
-      std::string part(rest.substr(0, colon));
-      if (!part.empty()) candidates.push_back(fs::path(part) / "perf");
-      rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
-    }
-  for (const auto& c : candidates) {
-    if (tried->find(c.string()) != std::string::npos) continue;
-    *tried += (tried->empty() ? "" : ", ") + c.string();
-    if (executable(c)) return c.string();
-  }
-  return {};
-}
 
 std::string CapturedRun::describe_failure() const {
   if (exec_errno) return std::string("cannot execute: ") + std::strerror(exec_errno);

@@ -5,15 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "platform/tools.h"
 #include "results/record.h"
-#include "runners/micro_binary.h"
 #include "suites/micro/micro_catalog.h"
 #include "suites/workload/params.h"
 
 namespace pasidbench {
-
-// perf: /usr/bin/perf, then Debian's versioned /usr/bin/perf_X.Y, then PATH.
-std::string find_perf(std::string* tried);
 
 struct CapturedRun {
   int status = -1;  // waitpid status

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "platform/dsa_wq.h"
 #include "results/record.h"
-#include "runners/backends/host/dsa_wq.h"
 #include "suites/workload/scenario.h"
 
 namespace pasidbench {

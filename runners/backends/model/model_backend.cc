@@ -4,10 +4,10 @@
 #include <cmath>
 #include <filesystem>
 
+#include "platform/environment.h"
 #include "results/jsonl_store.h"
 #include "runners/backends/model/schedule_file.h"
 #include "runners/backends/model/shrink.h"
-#include "runners/environment.h"
 #include "suites/workload/scenario_toml.h"
 
 namespace pasidbench {
@@ -506,5 +506,9 @@ BackendFamily model_backend_family() {
   };
   return f;
 }
+
+namespace {
+const BackendRegistration kRegistered{model_backend_family, 10};
+}  // namespace
 
 }  // namespace pasidbench

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "results/file_io.h"
+#include "platform/file_io.h"
+#include "platform/input_error.h"
 #include "runners/backends/model/strategies.h"
-#include "suites/workload/input_error.h"
 
 namespace pasidbench::model {
 

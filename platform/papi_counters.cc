@@ -1,4 +1,4 @@
-#include "suites/micro/papi_counters.h"
+#include "platform/papi_counters.h"
 
 #include <papi.h>
 #include <pthread.h>

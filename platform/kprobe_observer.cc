@@ -1,4 +1,4 @@
-#include "runners/backends/host/kprobe_observer.h"
+#include "platform/kprobe_observer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

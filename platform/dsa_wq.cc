@@ -1,4 +1,4 @@
-#include "runners/backends/host/dsa_wq.h"
+#include "platform/dsa_wq.h"
 
 #include <fcntl.h>
 #include <linux/idxd.h>
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "runners/backends/host/pasid_probe.h"
+#include "platform/pasid_probe.h"
 
 namespace pasidbench {
 

@@ -6,15 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "results/record.h"
-
 namespace pasidbench {
 
 // Reads from `root` (normally "/"; tests point it at a fake tree).
 nlohmann::json collect_environment(const std::string& root = "/");
-
-// The per-record provenance derived from an environment object.
-Provenance provenance_from_environment(const nlohmann::json& env);
 
 // The revision compiled in (git describe of the source tree).
 std::string pasidbench_revision();

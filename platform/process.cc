@@ -1,4 +1,4 @@
-#include "runners/lab/process.h"
+#include "platform/process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -15,9 +15,9 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "runners/child_groups.h"
+#include "platform/child_groups.h"
 
-namespace pasidbench::lab {
+namespace pasidbench {
 
 namespace {
 
@@ -331,4 +331,4 @@ std::string find_program(const std::string& name) {
   return {};
 }
 
-}  // namespace pasidbench::lab
+}  // namespace pasidbench

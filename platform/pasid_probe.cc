@@ -1,4 +1,4 @@
-#include "runners/backends/host/pasid_probe.h"
+#include "platform/pasid_probe.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "runners/environment.h"
+#include "platform/environment.h"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -11,10 +11,11 @@
 #include <set>
 #include <sstream>
 
-#include "runners/backends/host/idxd_sysfs.h"
-#include "runners/backends/host/kernel_config.h"
-#include "runners/backends/host/micro_runner.h"
-#include "suites/micro/topology.h"
+#include "platform/idxd_sysfs.h"
+#include "platform/kernel_config.h"
+#include "platform/tools.h"
+#include "platform/topology.h"
+#include "platform/utc_time.h"
 
 namespace pasidbench {
 
@@ -289,17 +290,6 @@ json collect_environment(const std::string& root_text) {
   if (!live) env["root"] = root_text;
   if (!notes.list.empty()) env["notes"] = notes.list;
   return env;
-}
-
-Provenance provenance_from_environment(const json& env) {
-  Provenance p;
-  p.kernel.name = "running";
-  p.kernel.release = env.at("kernel").value("release", "unknown");
-  p.kernel.version = env.at("kernel").value("version", "");
-  p.machine.hostname = env.value("hostname", "unknown");
-  p.machine.cpu_model = env.at("cpu").value("model", "");
-  p.pasidbench_revision = env.at("pasidbench").value("revision", "unknown");
-  return p;
 }
 
 }  // namespace pasidbench

@@ -4,8 +4,9 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include "runners/backends/host/kernel_config.h"
-#include "runners/environment.h"
+#include "platform/environment.h"
+#include "platform/kernel_config.h"
+#include "results/record.h"
 #include "tests/cpp/host_test_support.h"
 
 namespace pasidbench {

@@ -14,4 +14,8 @@ namespace pasidbench {
 // an executable file; `tried` (if given) lists where it looked.
 std::string find_micro_binary(std::string* tried, const std::string& executable = "");
 
+// perf: /usr/bin/perf, then Debian's versioned /usr/bin/perf_X.Y, then PATH.
+// `tried` lists where it looked.
+std::string find_perf(std::string* tried);
+
 }  // namespace pasidbench

@@ -1,4 +1,4 @@
-#include "runners/backends/host/kernel_config.h"
+#include "platform/kernel_config.h"
 
 #include <zlib.h>
 

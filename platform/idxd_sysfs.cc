@@ -1,4 +1,4 @@
-#include "runners/backends/host/idxd_sysfs.h"
+#include "platform/idxd_sysfs.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "suites/micro/topology.h"
+#include "platform/topology.h"
 
 #include <hwloc.h>
 #include <sched.h>

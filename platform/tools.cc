@@ -1,10 +1,13 @@
-#include "runners/micro_binary.h"
+#include "platform/tools.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
+#include <vector>
 
 namespace pasidbench {
 
@@ -50,6 +53,30 @@ std::string find_micro_binary(std::string* tried, const std::string& executable)
   }
   if (tried) *tried = looked;
   return found;
+}
+
+std::string find_perf(std::string* tried) {
+  tried->clear();
+  std::vector<fs::path> candidates = {"/usr/bin/perf"};
+  std::error_code ec;
+  std::vector<fs::path> versioned;
+  for (const auto& e : fs::directory_iterator("/usr/bin", ec))
+    if (e.path().filename().string().rfind("perf_", 0) == 0) versioned.push_back(e.path());
+  std::sort(versioned.rbegin(), versioned.rend());  // newest version first
+  candidates.insert(candidates.end(), versioned.begin(), versioned.end());
+  if (const char* path = std::getenv("PATH"))
+    for (std::string_view rest = path; !rest.empty();) {
+      auto colon = rest.find(':');
+      std::string part(rest.substr(0, colon));
+      if (!part.empty()) candidates.push_back(fs::path(part) / "perf");
+      rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    }
+  for (const auto& c : candidates) {
+    if (tried->find(c.string()) != std::string::npos) continue;
+    *tried += (tried->empty() ? "" : ", ") + c.string();
+    if (executable_file(c)) return c.string();
+  }
+  return {};
 }
 
 }  // namespace pasidbench

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace pasidbench::lab {
+namespace pasidbench {
 
 struct ProcessOptions {
   int timeout_s = 0;             // 0: no limit; past it the whole process group is killed
@@ -86,4 +86,4 @@ std::string read_file(const std::string& path);
 // Searches PATH; empty when not found.
 std::string find_program(const std::string& name);
 
-}  // namespace pasidbench::lab
+}  // namespace pasidbench

@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "suites/micro/topology.h"
+#include "platform/topology.h"
 
 namespace pasidbench {
 namespace {

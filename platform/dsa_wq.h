@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "runners/backends/host/idxd_sysfs.h"
+#include "platform/idxd_sysfs.h"
 
 namespace pasidbench {
 

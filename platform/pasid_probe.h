@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "runners/backends/host/idxd_sysfs.h"
+#include "platform/idxd_sysfs.h"
 
 namespace pasidbench {
 

@@ -1,4 +1,4 @@
-#include "runners/child_groups.h"
+#include "platform/child_groups.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
