@@ -56,9 +56,10 @@ std::string us(int64_t ns) {
 struct Machine::Insn {
   Op op = Op::kCompute;
   SubmitExpect expect = SubmitExpect::kAny;
-  int32_t arg = 0;   // template or latch index
-  int32_t jump = 0;  // kLoop: past the body; kLoopEnd: the body's start
-  int64_t n = 0;     // count or nanoseconds
+  int32_t arg = 0;    // template or latch index
+  int32_t jump = 0;   // kLoop: past the body; kLoopEnd: the body's start
+  int64_t n = 0;      // count or nanoseconds
+  uint32_t step = 0;  // Step::id of the scenario step
 };
 
 struct Machine::Program {
@@ -96,6 +97,7 @@ struct Machine::SimTask {
   int64_t loops[kMaxRepeatDepth] = {};
   int64_t submits_left = 0;
   SubmitExpect submit_expect = SubmitExpect::kAny;
+  uint32_t submit_step = 0;  // Step::id of the submit in progress
   bool task_work = false;
   bool killed = false;
   bool ran_since_switch = false;
@@ -144,6 +146,7 @@ struct Machine::Descriptor {
   int mm = 0;
   int task = 0;
   SubmitExpect expect = SubmitExpect::kAny;
+  uint32_t step = 0;
   int64_t ready_at = 0;
   uint64_t seq = 0;
 };
@@ -240,6 +243,7 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
           size_t tmpl) {
         for (const auto& s : steps) {
           Insn in;
+          in.step = s.id;
           switch (s.op) {
             case StepOp::kBind:
               in.op = Op::kBind;
@@ -759,6 +763,7 @@ void Machine::run_program(SimTask& t) {
       case Op::kSubmit:
         t.submits_left = in.n;
         t.submit_expect = in.expect;
+        t.submit_step = in.step;
         enqcmd(t);
         return;
       case Op::kCompute:
@@ -865,7 +870,7 @@ void Machine::enqcmd(SimTask& t) {
     // The work queue is not mapped in this mm: there is no portal to
     // ENQCMD to, nothing reaches the device.
     if (record_) note(name(t.k.id) + " submit: no portal mapped");
-    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.k.msr, t.k.mm);
+    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.submit_step, t.k.msr, t.k.mm);
     t.ready_at = now_ + cost;
     return;
   }
@@ -875,7 +880,7 @@ void Machine::enqcmd(SimTask& t) {
     bool fixed = policy_->gp_fault(*this, t.k) && t.k.msr != kInvalidPasid;
     if (!fixed) {
       if (record_) note("-> SIGSEGV");
-      outcome(t, SubmitOutcome::kGpSigsegv, expect, kInvalidPasid, t.k.mm);
+      outcome(t, SubmitOutcome::kGpSigsegv, expect, t.submit_step, kInvalidPasid, t.k.mm);
       t.submits_left = 0;
       if (record_) note(";");
       begin_exit(t);
@@ -1210,7 +1215,8 @@ void Machine::queue_descriptor(SimTask& t) {
   const int pasid = t.k.msr;
   bool late = choose_latency(false) != 0;
   int64_t at = now_ + (late ? config_.costs.device_late_ns : config_.costs.device_ns);
-  queue_.push_back({pasid, t.msr_alloc, t.k.mm, t.k.id, t.submit_expect, at, seq_++});
+  queue_.push_back(
+      {pasid, t.msr_alloc, t.k.mm, t.k.id, t.submit_expect, t.submit_step, at, seq_++});
   if (pasid >= static_cast<int>(queued_per_pasid_.size()))
     queued_per_pasid_.resize(static_cast<size_t>(pasid) * 2, 0);
   ++queued_per_pasid_[pasid];
@@ -1242,13 +1248,14 @@ void Machine::execute_descriptor() {
          std::to_string(d.pasid) + " -> " +
          (owner == kNone ? std::string("no PASID-table entry") : mm_name(owner)) + ": " +
          to_string(o));
-  outcome(tasks_[d.task], o, d.expect, d.pasid, d.mm);
+  outcome(tasks_[d.task], o, d.expect, d.step, d.pasid, d.mm);
   if (queued_per_pasid_[d.pasid] == 0)
     for (auto& s : tasks_)
       if (s.state == kBlocked && s.why == kDraining && s.block_arg == d.pasid) wake(s);
 }
 
-void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid, int mm) {
+void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int pasid,
+                      int mm) {
   ++out_->outcomes[static_cast<int>(o)];
   if (o == SubmitOutcome::kIsolation)
     violation(Violation::kIsolation, "isolation_violation: DMA of " + name(t.k.id) + " (" +
@@ -1272,6 +1279,10 @@ void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasi
       break;
   }
   if (!expected) {
+    if (out_->counters.unexpected_outcomes == 0) {
+      out_->unexpected_step = step;
+      out_->unexpected_outcome = static_cast<int>(o);
+    }
     ++out_->counters.unexpected_outcomes;
     violation(Violation::kUnexpectedOutcome, std::string("unexpected_outcome: ") + name(t.k.id) +
                                                  " expected " + to_string(expect) + ", got " +

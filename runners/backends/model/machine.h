@@ -131,6 +131,10 @@ struct ScheduleResult {
   // and the 1-based index of the action that first showed that kind.
   int violation_kind = -1;
   int64_t violation_event = 0;
+  // For unexpected_outcome: the step (Step::id) and the outcome of the
+  // first unexpected submission, so a shrinker can keep the same failure.
+  uint32_t unexpected_step = 0;
+  int unexpected_outcome = -1;
   uint64_t digest = 0;
   int64_t steps = 0;      // actions executed
   int64_t decisions = 0;  // chooser calls (actions with an alternative, latency choices)
@@ -242,7 +246,7 @@ class Machine final : public KernelOps {
   void check_invariants();
   void check_pasid_table();
 
-  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid, int mm);
+  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int pasid, int mm);
   void violation(Violation v, const std::string& what);
   void set_msr(SimTask& t, int pasid, uint32_t alloc);
 
