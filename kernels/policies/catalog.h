@@ -1,17 +1,18 @@
-// One factory per policy file; catalog.cc lists them in catalogue order.
+// The policy catalogue. Each policy file registers its policy with one
+// PolicyRegistration object at static initialisation, so adding a policy or
+// a mutant is one new file in this folder (kernels/CMakeLists.txt globs it
+// and links the library whole, so no registration is dropped by the linker).
 #pragma once
 
 #include "kernels/policies/policy.h"
 
 namespace pasidbench::model {
 
-PolicyInfo task_refcount_policy();
-PolicyInfo mm_lifetime_policy();
-PolicyInfo mm_lifetime_lazy_gp_policy();
-PolicyInfo resync_ipi_policy();
-PolicyInfo resync_ipi_free_before_ack_policy();
-PolicyInfo resync_ipi_no_switch_resync_policy();
-PolicyInfo mm_lifetime_fork_inherits_policy();
-PolicyInfo task_refcount_unbind_frees_policy();
+// Adds `info` to policy_catalog(). Use one per policy, at namespace scope:
+//   const PolicyRegistration registered{{"name", "what it is", "parent", factory}};
+class PolicyRegistration {
+ public:
+  explicit PolicyRegistration(PolicyInfo info);
+};
 
 }  // namespace pasidbench::model

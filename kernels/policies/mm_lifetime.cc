@@ -23,11 +23,14 @@ void MmLifetime::drop_mm_pasid(KernelOps& k, Mm& mm) {
   k.set_mm_pasid(mm, kInvalidPasid);
 }
 
-PolicyInfo mm_lifetime_policy() {
-  return {"mm-lifetime",
-          "the mm owns its PASID from the first bind until __mmdrop(); only the binding "
-          "thread's MSR is loaded, at bind",
-          "", [] { return std::make_unique<MmLifetime>(); }};
-}
+namespace {
+
+const PolicyRegistration registered{
+    PolicyInfo{"mm-lifetime",
+               "the mm owns its PASID from the first bind until __mmdrop(); only the binding "
+               "thread's MSR is loaded, at bind",
+               "", [] { return std::make_unique<MmLifetime>(); }}};
+
+}  // namespace
 
 }  // namespace pasidbench::model

@@ -15,11 +15,10 @@ class MmLifetimeForkInherits : public MmLifetime {
   }
 };
 
-}  // namespace
+const PolicyRegistration registered{PolicyInfo{
+    "mm-lifetime/fork-inherits", "mm-lifetime whose fork child keeps the parent's IA32_PASID",
+    "mm-lifetime", [] { return std::make_unique<MmLifetimeForkInherits>(); }}};
 
-PolicyInfo mm_lifetime_fork_inherits_policy() {
-  return {"mm-lifetime/fork-inherits", "mm-lifetime whose fork child keeps the parent's IA32_PASID",
-          "mm-lifetime", [] { return std::make_unique<MmLifetimeForkInherits>(); }};
-}
+}  // namespace
 
 }  // namespace pasidbench::model

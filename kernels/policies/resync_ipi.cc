@@ -52,11 +52,14 @@ bool ResyncIpi::switch_resync_enabled(const KernelOps& k) const {
   return k.mms_with_pasid() > 0 || k.tasks_with_valid_msr() > 0;
 }
 
-PolicyInfo resync_ipi_policy() {
-  return {"resync-ipi",
-          "Andy Lutomirski's proposal: PASID freed at the last unbind after IPIs + task_work "
-          "resync every thread; context switch resyncs behind a static key",
-          "", [] { return std::make_unique<ResyncIpi>(); }};
-}
+namespace {
+
+const PolicyRegistration registered{
+    PolicyInfo{"resync-ipi",
+               "Andy Lutomirski's proposal: PASID freed at the last unbind after IPIs + task_work "
+               "resync every thread; context switch resyncs behind a static key",
+               "", [] { return std::make_unique<ResyncIpi>(); }}};
+
+}  // namespace
 
 }  // namespace pasidbench::model

@@ -16,12 +16,11 @@ class ResyncIpiFreeBeforeAck : public ResyncIpi {
   }
 };
 
-}  // namespace
+const PolicyRegistration registered{
+    PolicyInfo{"resync-ipi/free-before-ack",
+               "resync-ipi that frees the old PASID without waiting for the IPIs' acks",
+               "resync-ipi", [] { return std::make_unique<ResyncIpiFreeBeforeAck>(); }}};
 
-PolicyInfo resync_ipi_free_before_ack_policy() {
-  return {"resync-ipi/free-before-ack",
-          "resync-ipi that frees the old PASID without waiting for the IPIs' acks", "resync-ipi",
-          [] { return std::make_unique<ResyncIpiFreeBeforeAck>(); }};
-}
+}  // namespace
 
 }  // namespace pasidbench::model

@@ -13,11 +13,10 @@ class ResyncIpiNoSwitchResync : public ResyncIpi {
   bool context_switch(KernelOps&, int, Task*, Task&) override { return false; }  // the deviation
 };
 
-}  // namespace
+const PolicyRegistration registered{
+    PolicyInfo{"resync-ipi/no-switch-resync", "resync-ipi without the context-switch resync",
+               "resync-ipi", [] { return std::make_unique<ResyncIpiNoSwitchResync>(); }}};
 
-PolicyInfo resync_ipi_no_switch_resync_policy() {
-  return {"resync-ipi/no-switch-resync", "resync-ipi without the context-switch resync",
-          "resync-ipi", [] { return std::make_unique<ResyncIpiNoSwitchResync>(); }};
-}
+}  // namespace
 
 }  // namespace pasidbench::model

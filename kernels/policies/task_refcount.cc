@@ -1,5 +1,7 @@
 #include "kernels/policies/task_refcount.h"
 
+#include "kernels/policies/catalog.h"
+
 namespace pasidbench::model {
 
 HookResult TaskRefcount::bind(KernelOps& k, Task&, Mm& mm) {
@@ -39,17 +41,14 @@ void TaskRefcount::drop_task_ref(KernelOps& k, Task& t, Mm& mm) {
   put_pasid(k, mm);
 }
 
-}  // namespace pasidbench::model
+namespace {
 
-#include "kernels/policies/catalog.h"
+const PolicyRegistration registered{
+    PolicyInfo{"task-refcount",
+               "Fenghua Yu's Sept 2021 v1: PASID refcounted by binds and #GP-activated threads, "
+               "freed at zero",
+               "", [] { return std::make_unique<TaskRefcount>(); }}};
 
-namespace pasidbench::model {
-
-PolicyInfo task_refcount_policy() {
-  return {"task-refcount",
-          "Fenghua Yu's Sept 2021 v1: PASID refcounted by binds and #GP-activated threads, "
-          "freed at zero",
-          "", [] { return std::make_unique<TaskRefcount>(); }};
-}
+}  // namespace
 
 }  // namespace pasidbench::model

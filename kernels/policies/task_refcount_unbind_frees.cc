@@ -20,12 +20,11 @@ class TaskRefcountUnbindFrees : public TaskRefcount {
   }
 };
 
-}  // namespace
+const PolicyRegistration registered{
+    PolicyInfo{"task-refcount/unbind-frees",
+               "task-refcount whose last unbind frees the PASID whatever the threads' references",
+               "task-refcount", [] { return std::make_unique<TaskRefcountUnbindFrees>(); }}};
 
-PolicyInfo task_refcount_unbind_frees_policy() {
-  return {"task-refcount/unbind-frees",
-          "task-refcount whose last unbind frees the PASID whatever the threads' references",
-          "task-refcount", [] { return std::make_unique<TaskRefcountUnbindFrees>(); }};
-}
+}  // namespace
 
 }  // namespace pasidbench::model

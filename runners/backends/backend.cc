@@ -80,14 +80,16 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
 
 std::vector<std::string> BackendRegistry::expand(const std::string& pattern,
                                                  const SourceLocation& where) const {
-  if (pattern.size() > 2 && pattern.ends_with(":*")) {
-    std::string prefix = pattern.substr(0, pattern.size() - 2);
+  const bool with_mutants = pattern.ends_with(":**");
+  if (pattern.size() > 2 && (with_mutants || pattern.ends_with(":*"))) {
+    std::string prefix = pattern.substr(0, pattern.size() - (with_mutants ? 3 : 2));
     const BackendFamily* f = family(prefix);
     if (!f) throw InputError(where, "unknown backend family '" + prefix + "'");
     std::vector<std::string> out;
-    // Seeded mutants are there to fail; a wildcard means the real policies.
+    // Seeded mutants are there to fail; "*" means the real policies, "**"
+    // every variant, mutants included (the conformance suite).
     for (const auto& v : f->variants)
-      if (v.parent.empty()) out.push_back(prefix + ":" + v.name);
+      if (with_mutants || v.parent.empty()) out.push_back(prefix + ":" + v.name);
     return out;
   }
   create(pattern, where);  // validates the name

@@ -81,8 +81,8 @@ class BackendRegistry {
   std::unique_ptr<Backend> create(const std::string& name, const SourceLocation& where) const;
   // Every full backend name ("model:<policy>" for each policy, "host", ...).
   std::vector<std::string> all_names() const;
-  // Expands "model:*" to every model variant that is not a seeded mutant;
-  // other names are validated and pass through.
+  // Expands "model:*" to every model variant that is not a seeded mutant and
+  // "model:**" to every variant; other names are validated and pass through.
   std::vector<std::string> expand(const std::string& pattern, const SourceLocation& where) const;
 
  private:

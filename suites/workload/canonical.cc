@@ -172,13 +172,31 @@ Scenario long_lived_binders(const ParamValues& p) {
 
   // A binding process: its first thread binds and submits, the others submit.
   // It exits with the queue open: exit_files() releases it.
+  // With `handoff` it closes the queue while its threads still work, and a
+  // successor process binds at once: the binder's PASID, if the policy
+  // freed it, goes to another mm while its threads are alive.
+  const bool handoff = p.get_bool("handoff");
   std::vector<Step> binder = {op(StepOp::kBind), submit(1, SubmitExpect::kOk)};
   if (threads > 1) binder.push_back(spawn(StepOp::kCloneThread, "binder-thread", threads - 1));
   binder.push_back(submit(submits, SubmitExpect::kAny));
+  if (handoff) {
+    binder.push_back(op(StepOp::kUnbind));
+    binder.push_back(latch(StepOp::kSignal, "closed"));
+  }
   if (threads > 1) binder.push_back(wait_for("binder-thread"));
   sc.tasks.push_back(task("binder", true, std::move(binder), p.get_int("processes")));
-  if (threads > 1)
-    sc.tasks.push_back(task("binder-thread", false, {submit(submits, SubmitExpect::kAny)}));
+  if (threads > 1) {
+    std::vector<Step> worker = {submit(submits, SubmitExpect::kAny)};
+    if (handoff)  // they go on working, waiting and submitting past the close
+      worker = {repeat(submits + 1, {submit(1, SubmitExpect::kAny), timed(StepOp::kCompute, 10000),
+                                     timed(StepOp::kSleep, 10000)})};
+    sc.tasks.push_back(task("binder-thread", false, std::move(worker)));
+  }
+  if (handoff)
+    sc.tasks.push_back(task("successor", true,
+                            {latch(StepOp::kAwait, "closed"), op(StepOp::kBind),
+                             submit(1, SubmitExpect::kOk), timed(StepOp::kSleep, 20000),
+                             op(StepOp::kUnbind)}));
 
   if (p.get_int("bystanders") > 0)
     sc.tasks.push_back(
@@ -246,7 +264,10 @@ std::vector<WorkloadInfo>& registry() {
                   ParamSpec::Int("bystanders", 1, 0, 64, "unrelated processes that never bind"),
                   ParamSpec::Int("turnover", 1, 0, 64,
                                  "binding processes started one after another while others run"),
-                  ParamSpec::Bool("reuse_probe", false, probe_param().help)},
+                  ParamSpec::Bool("reuse_probe", false, probe_param().help),
+                  ParamSpec::Bool("handoff", false,
+                                  "binding processes close the queue while their threads still "
+                                  "work, and a successor process binds at once")},
                  long_lived_binders});
     return w;
   }();

@@ -43,6 +43,10 @@ struct Step {
   SubmitExpect expect = SubmitExpect::kAny;
   std::vector<Step> body;  // kRepeat
   SourceLocation where;    // empty for generated steps
+  // Identity that survives copies and edits of the scenario (the shrinker
+  // numbers the steps so that it can tell the same step in a smaller
+  // scenario); 0 when unnumbered. Not part of the file format.
+  uint32_t id = 0;
 };
 
 struct TaskTemplate {

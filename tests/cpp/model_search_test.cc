@@ -4,6 +4,7 @@
 #include <set>
 
 #include "runners/backends/model/schedule_file.h"
+#include "runners/backends/model/shrink.h"
 #include "tests/cpp/model_test_util.h"
 
 namespace pasidbench::model {
@@ -245,6 +246,72 @@ TEST(ModelSearch, ReplayFilesRoundTripAndRejectCorruption) {
   EXPECT_NE(broken([](auto& k) { k["expect"]["digest"] = "xyz"; }).find("digest"),
             std::string::npos);
   EXPECT_EQ(broken([](auto&) {}), "accepted");
+}
+
+}  // namespace
+}  // namespace pasidbench::model
+
+namespace pasidbench::model {
+namespace {
+
+using namespace testing;
+
+const char* kExecThenBindAgain = R"(
+[scenario]
+name = "exec-bind-again"
+cpus = 1
+[[task]]
+name = "app"
+start = "initial"
+program = [ { op = "bind" }, { op = "submit", expect = "ok" }, { op = "exec" },
+            { op = "bind" }, { op = "submit", expect = "ok" } ]
+)";
+
+// On mainline the ENQCMD after exec takes a #GP the fixup declines
+// (pasid_activated survives exec): an unexpected gp_sigsegv at the last
+// submit. Dropping the second bind would give an unexpected fault_unbound
+// at the same submit in fewer events -- another failure, which the shrinker
+// must not take for this one.
+TEST(ModelShrink, KeepsTheStepAndOutcomeOfAnUnexpectedOutcome) {
+  Scenario sc = scenario(kExecThenBindAgain);
+  const PolicyInfo& p = policy("mm-lifetime-lazy-gp");
+  SearchResult s = search(sc, p, Strategy::kExhaustive, 0, 2);
+  ASSERT_EQ(s.found.violation, static_cast<int>(Violation::kUnexpectedOutcome));
+  ShrinkResult shrunk = shrink_counterexample(sc, p, MachineConfig{}, s.found, 20);
+  ASSERT_EQ(shrunk.violation, s.found.violation);
+  Machine m(shrunk.scenario, p, MachineConfig{});
+  ScheduleResult again = replay_schedule(m, shrunk.deviations, true, true);
+  EXPECT_EQ(again.unexpected_outcome, static_cast<int>(SubmitOutcome::kGpSigsegv));
+  bool sigsegv = false;
+  for (const auto& e : m.trace()) sigsegv |= e.text.find("SIGSEGV") != std::string::npos;
+  EXPECT_TRUE(sigsegv);
+  // The exec and both binds are the bug; only the first submit may go.
+  std::string toml = scenario_to_toml(shrunk.scenario);
+  EXPECT_NE(toml.find("exec"), std::string::npos) << toml;
+}
+
+// A long counterexample (a PCT schedule of 150-odd actions on six tasks
+// and four CPUs) shrinks to a short one that shows the same kind, and the
+// shrinker goes on past its first local minimum.
+TEST(ModelShrink, ALongCounterexampleShrinksToThirtyEventsOrFewer) {
+  Scenario sc = canonical("thread-pool", {{"tasks", "6"},
+                                          {"cpus", "4"},
+                                          {"binder", "unbinds"},
+                                          {"submits", "2"}});
+  const PolicyInfo& p = policy("resync-ipi/free-before-ack");
+  SearchResult s = search(sc, p, Strategy::kPct, 10000);
+  ASSERT_GE(s.found.violation, 0);
+  ASSERT_GT(s.found.event, 60) << "the test needs a long counterexample";
+  ShrinkResult shrunk = shrink_counterexample(sc, p, MachineConfig{}, s.found, 30);
+  EXPECT_EQ(shrunk.violation, s.found.violation);
+  EXPECT_LE(shrunk.events, 30);
+  EXPECT_GT(shrunk.rounds, 1);
+  Machine m(shrunk.scenario, p, MachineConfig{});
+  std::string divergence;
+  ScheduleResult again = replay_schedule(m, shrunk.deviations, true, true, &divergence);
+  EXPECT_EQ(divergence, "");
+  EXPECT_EQ(again.violation_kind, shrunk.violation);
+  EXPECT_EQ(again.violation_event, shrunk.events);
 }
 
 }  // namespace

@@ -88,16 +88,25 @@ inline int64_t last_time_of(const std::vector<TraceEvent>& trace, const std::str
   return t;
 }
 
+// From the catalogue, so that a new policy or mutant is tested without an
+// edit here.
 inline const std::vector<std::string>& real_policies() {
-  static const std::vector<std::string> names = {"task-refcount", "mm-lifetime",
-                                                 "mm-lifetime-lazy-gp", "resync-ipi"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& p : policy_catalog())
+      if (p.parent.empty()) out.push_back(p.name);
+    return out;
+  }();
   return names;
 }
 
 inline const std::vector<std::string>& mutants() {
-  static const std::vector<std::string> names = {
-      "resync-ipi/free-before-ack", "resync-ipi/no-switch-resync", "mm-lifetime/fork-inherits",
-      "task-refcount/unbind-frees"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& p : policy_catalog())
+      if (!p.parent.empty()) out.push_back(p.name);
+    return out;
+  }();
   return names;
 }
 

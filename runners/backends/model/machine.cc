@@ -56,9 +56,10 @@ std::string us(int64_t ns) {
 struct Machine::Insn {
   Op op = Op::kCompute;
   SubmitExpect expect = SubmitExpect::kAny;
-  int32_t arg = 0;   // template or latch index
-  int32_t jump = 0;  // kLoop: past the body; kLoopEnd: the body's start
-  int64_t n = 0;     // count or nanoseconds
+  int32_t arg = 0;    // template or latch index
+  int32_t jump = 0;   // kLoop: past the body; kLoopEnd: the body's start
+  int64_t n = 0;      // count or nanoseconds
+  uint32_t step = 0;  // Step::id of the scenario step
 };
 
 struct Machine::Program {
@@ -96,10 +97,12 @@ struct Machine::SimTask {
   int64_t loops[kMaxRepeatDepth] = {};
   int64_t submits_left = 0;
   SubmitExpect submit_expect = SubmitExpect::kAny;
+  uint32_t submit_step = 0;  // Step::id of the submit in progress
   bool task_work = false;
   bool killed = false;
   bool ran_since_switch = false;
-  uint32_t msr_alloc = 0;  // ghost: the allocation the MSR value was taken from
+  bool stale_reported = false;  // stale_pasid_held reported for its current state
+  uint32_t msr_alloc = 0;       // ghost: the allocation the MSR value was taken from
   int acks_pending = 0;
   std::vector<KOp> kops;  // kernel work in progress, front first
 };
@@ -143,6 +146,7 @@ struct Machine::Descriptor {
   int mm = 0;
   int task = 0;
   SubmitExpect expect = SubmitExpect::kAny;
+  uint32_t step = 0;
   int64_t ready_at = 0;
   uint64_t seq = 0;
 };
@@ -163,6 +167,10 @@ const char* to_string(Violation v) {
       return "pasid_freed_while_installed";
     case Violation::kDoubleFree:
       return "pasid_double_free";
+    case Violation::kStalePasidHeld:
+      return "stale_pasid_held";
+    case Violation::kPasidTableStale:
+      return "pasid_table_stale";
     case Violation::kDeadlock:
       return "deadlock";
     case Violation::kUnexpectedOutcome:
@@ -235,6 +243,7 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
           size_t tmpl) {
         for (const auto& s : steps) {
           Insn in;
+          in.step = s.id;
           switch (s.op) {
             case StepOp::kBind:
               in.op = Op::kBind;
@@ -385,6 +394,8 @@ void Machine::reset() {
   mms_with_pasid_ = 0;
   tasks_with_valid_msr_ = 0;
   next_ipi_id_ = 0;
+  table_changed_ = false;
+  table_stale_ = kNone;
   current_cpu_ = kNone;
   trace_.clear();
   timeline_.clear();
@@ -585,7 +596,78 @@ void Machine::apply(const Option& o) {
     default:
       throw std::logic_error("not an action: " + std::to_string(o.key));
   }
+  check_invariants();
   if (record_) finish_line(column);
+}
+
+// The stale-PASID invariant of shared/design/policies.md: a task running
+// user code -- on a CPU, not in kernel work, no task_work queued, not
+// killed -- must not hold in IA32_PASID a PASID that is free or was
+// allocated for another mm. A switched-out task is not checked: its policy
+// still gets the context switch to fix the MSR. Reported once each time a
+// task enters that state.
+void Machine::check_invariants() {
+  for (int c = 0; c < cpus(); ++c) {
+    if (cpus_[c].current == kNone) continue;
+    SimTask& t = tasks_[cpus_[c].current];
+    bool user =
+        t.state == kRunning && t.kops.empty() && !t.task_work && !t.killed && t.k.mm != kNone;
+    const int p = t.k.msr;
+    std::string why;
+    if (user && p != kInvalidPasid) {
+      const uint32_t a =
+          p < static_cast<int>(pasid_owner_alloc_.size()) ? pasid_owner_alloc_[p] : 0;
+      if (a == 0)
+        why = "which is free";
+      else if (alloc_mm_[a] != t.k.mm)
+        why = "which belongs to " + mm_name(alloc_mm_[a]);
+    }
+    if (why.empty()) {
+      t.stale_reported = false;
+      continue;
+    }
+    if (t.stale_reported) continue;
+    t.stale_reported = true;
+    violation(Violation::kStalePasidHeld, "stale_pasid_held: " + name(t.k.id) + " (" +
+                                              mm_name(t.k.mm) + ") runs user code with PASID " +
+                                              std::to_string(p) + " " + why);
+  }
+  if (table_changed_) check_pasid_table();
+}
+
+// PASID-table entry <=> live binding: an entry for PASID p maps mm m only
+// while p is allocated, is m's PASID and m has a live bind of the device;
+// an mm with a live bind has its PASID's entry pointing at it.
+void Machine::check_pasid_table() {
+  table_changed_ = false;
+  std::string why;
+  int bad = kNone;
+  for (int p = 1; p < static_cast<int>(iommu_.size()) && bad == kNone; ++p) {
+    const int m = iommu_[p];
+    if (m == kNone) continue;
+    const Mm& mm = mms_[m].k;
+    if (p >= static_cast<int>(pasid_owner_alloc_.size()) || pasid_owner_alloc_[p] == 0)
+      why = "maps free PASID " + std::to_string(p) + " to " + mm_name(m);
+    else if (mm.device_binds == 0)
+      why = "maps PASID " + std::to_string(p) + " to " + mm_name(m) + ", which has no live bind";
+    else if (mm.pasid != p)
+      why = "maps PASID " + std::to_string(p) + " to " + mm_name(m) + ", whose PASID is " +
+            std::to_string(mm.pasid);
+    if (!why.empty()) bad = p;
+  }
+  for (size_t m = 0; m < mms_.size() && bad == kNone; ++m) {
+    const Mm& mm = mms_[m].k;
+    if (mm.device_binds == 0) continue;
+    if (mm.pasid == kInvalidPasid || iommu_[mm.pasid] != static_cast<int>(m)) {
+      why = "has no entry for " + mm_name(static_cast<int>(m)) + ", which is bound (PASID " +
+            std::to_string(mm.pasid) + ")";
+      bad = mm.pasid == kInvalidPasid ? 0 : mm.pasid;
+    }
+  }
+  if (bad == table_stale_) return;  // report each stale state once
+  table_stale_ = bad;
+  if (bad != kNone)
+    violation(Violation::kPasidTableStale, "pasid_table_stale: the PASID table " + why);
 }
 
 // ---------------------------------------------------------------------------
@@ -681,6 +763,7 @@ void Machine::run_program(SimTask& t) {
       case Op::kSubmit:
         t.submits_left = in.n;
         t.submit_expect = in.expect;
+        t.submit_step = in.step;
         enqcmd(t);
         return;
       case Op::kCompute:
@@ -787,7 +870,7 @@ void Machine::enqcmd(SimTask& t) {
     // The work queue is not mapped in this mm: there is no portal to
     // ENQCMD to, nothing reaches the device.
     if (record_) note(name(t.k.id) + " submit: no portal mapped");
-    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.k.msr, t.k.mm);
+    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.submit_step, t.k.msr, t.k.mm);
     t.ready_at = now_ + cost;
     return;
   }
@@ -797,7 +880,7 @@ void Machine::enqcmd(SimTask& t) {
     bool fixed = policy_->gp_fault(*this, t.k) && t.k.msr != kInvalidPasid;
     if (!fixed) {
       if (record_) note("-> SIGSEGV");
-      outcome(t, SubmitOutcome::kGpSigsegv, expect, kInvalidPasid, t.k.mm);
+      outcome(t, SubmitOutcome::kGpSigsegv, expect, t.submit_step, kInvalidPasid, t.k.mm);
       t.submits_left = 0;
       if (record_) note(";");
       begin_exit(t);
@@ -934,6 +1017,7 @@ void Machine::run_kop(SimTask& t) {
         t.kops.front().phase = 2;
         Mm& m = mms_[mm].k;
         bool last = --m.device_binds == 0;
+        table_changed_ = true;
         if (record_)
           note(name(t.k.id) + " release: unbind " + mm_name(mm) + (last ? " (last)" : ""));
         if (last) iommu_remove(pasid, mm);
@@ -1077,6 +1161,7 @@ void Machine::do_bind(SimTask& t) {
   groups_[t.group].fds.push_back(b);
   Mm& m = mms_[mm].k;
   ++m.device_binds;
+  table_changed_ = true;
   mmgrab(mm);  // the driver holds the mm until release
   if (record_) note(name(t.k.id) + " bind:");
   HookResult r = policy_->bind(*this, t.k, m);
@@ -1130,7 +1215,8 @@ void Machine::queue_descriptor(SimTask& t) {
   const int pasid = t.k.msr;
   bool late = choose_latency(false) != 0;
   int64_t at = now_ + (late ? config_.costs.device_late_ns : config_.costs.device_ns);
-  queue_.push_back({pasid, t.msr_alloc, t.k.mm, t.k.id, t.submit_expect, at, seq_++});
+  queue_.push_back(
+      {pasid, t.msr_alloc, t.k.mm, t.k.id, t.submit_expect, t.submit_step, at, seq_++});
   if (pasid >= static_cast<int>(queued_per_pasid_.size()))
     queued_per_pasid_.resize(static_cast<size_t>(pasid) * 2, 0);
   ++queued_per_pasid_[pasid];
@@ -1162,13 +1248,14 @@ void Machine::execute_descriptor() {
          std::to_string(d.pasid) + " -> " +
          (owner == kNone ? std::string("no PASID-table entry") : mm_name(owner)) + ": " +
          to_string(o));
-  outcome(tasks_[d.task], o, d.expect, d.pasid, d.mm);
+  outcome(tasks_[d.task], o, d.expect, d.step, d.pasid, d.mm);
   if (queued_per_pasid_[d.pasid] == 0)
     for (auto& s : tasks_)
       if (s.state == kBlocked && s.why == kDraining && s.block_arg == d.pasid) wake(s);
 }
 
-void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid, int mm) {
+void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int pasid,
+                      int mm) {
   ++out_->outcomes[static_cast<int>(o)];
   if (o == SubmitOutcome::kIsolation)
     violation(Violation::kIsolation, "isolation_violation: DMA of " + name(t.k.id) + " (" +
@@ -1192,6 +1279,10 @@ void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasi
       break;
   }
   if (!expected) {
+    if (out_->counters.unexpected_outcomes == 0) {
+      out_->unexpected_step = step;
+      out_->unexpected_outcome = static_cast<int>(o);
+    }
     ++out_->counters.unexpected_outcomes;
     violation(Violation::kUnexpectedOutcome, std::string("unexpected_outcome: ") + name(t.k.id) +
                                                  " expected " + to_string(expect) + ", got " +
@@ -1213,6 +1304,7 @@ void Machine::violation(Violation v, const std::string& what) {
 }
 
 void Machine::iommu_install(int pasid, int mm) {
+  table_changed_ = true;
   integrate_idle();
   if (pasid >= static_cast<int>(iommu_.size()))
     iommu_.resize(static_cast<size_t>(pasid) * 2, kNone);
@@ -1224,6 +1316,7 @@ void Machine::iommu_install(int pasid, int mm) {
 }
 
 void Machine::iommu_remove(int pasid, int mm) {
+  table_changed_ = true;
   if (pasid >= static_cast<int>(iommu_.size()) || iommu_[pasid] == kNone) return;
   integrate_idle();
   // The driver tears down entry `pasid` for the device whoever it maps now.
@@ -1241,6 +1334,7 @@ Task& Machine::task(int id) { return tasks_[id].k; }
 int Machine::running_task(int cpu) const { return cpus_[cpu].current; }
 
 int Machine::pasid_alloc(const Mm& owner) {
+  table_changed_ = true;
   integrate_idle();
   int p = 1;
   while (p < static_cast<int>(pasid_owner_alloc_.size()) && pasid_owner_alloc_[p] != 0) ++p;
@@ -1266,6 +1360,7 @@ int Machine::pasid_alloc(const Mm& owner) {
 }
 
 void Machine::pasid_free(int pasid) {
+  table_changed_ = true;
   if (pasid <= 0 || pasid >= static_cast<int>(pasid_owner_alloc_.size()) ||
       pasid_owner_alloc_[pasid] == 0) {
     violation(Violation::kDoubleFree,
@@ -1313,6 +1408,7 @@ void Machine::set_mm_pasid(Mm& mm, int pasid) {
   bool was = mm.pasid != kInvalidPasid, is = pasid != kInvalidPasid;
   mms_with_pasid_ += static_cast<int>(is) - static_cast<int>(was);
   mm.pasid = pasid;
+  table_changed_ = true;
   if (record_) note(" " + mm_name(mm.id) + ".pasid=" + std::to_string(pasid) + ";");
 }
 

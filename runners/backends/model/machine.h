@@ -39,15 +39,20 @@ struct Costs {
   int64_t slice_ns = 1000000;       // scheduler time slice
 };
 
+// Ordered most severe first. The first two are seen when a descriptor
+// executes; stale_pasid_held and pasid_table_stale are state invariants
+// checked after every action (docs/model.md "Invariants").
 enum class Violation : uint8_t {
   kIsolation,           // DMA resolved to another mm
   kUseAfterFree,        // a freed PASID reached the device
+  kStalePasidHeld,      // a task running user code holds a free or another mm's PASID
   kFreeWhileInstalled,  // a PASID freed while the IOMMU still maps it
   kDoubleFree,          // a free PASID freed again
+  kPasidTableStale,     // a PASID-table entry without its live binding, or a binding without it
   kDeadlock,            // tasks left, nothing can run
   kUnexpectedOutcome,   // a submission's outcome differs from its `expect`
 };
-inline constexpr int kViolationKinds = 6;
+inline constexpr int kViolationKinds = 8;
 const char* to_string(Violation v);
 
 enum class SubmitOutcome : uint8_t { kOk, kGpSigsegv, kFaultUnbound, kIsolation, kUseAfterFree };
@@ -126,6 +131,10 @@ struct ScheduleResult {
   // and the 1-based index of the action that first showed that kind.
   int violation_kind = -1;
   int64_t violation_event = 0;
+  // For unexpected_outcome: the step (Step::id) and the outcome of the
+  // first unexpected submission, so a shrinker can keep the same failure.
+  uint32_t unexpected_step = 0;
+  int unexpected_outcome = -1;
   uint64_t digest = 0;
   int64_t steps = 0;      // actions executed
   int64_t decisions = 0;  // chooser calls (actions with an alternative, latency choices)
@@ -233,7 +242,11 @@ class Machine final : public KernelOps {
   void integrate_idle();
   void timeline_event(int pasid, int state);  // 0 freed, 1 idle, 2 bound
 
-  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, int pasid, int mm);
+  // The state invariants, after every action.
+  void check_invariants();
+  void check_pasid_table();
+
+  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int pasid, int mm);
   void violation(Violation v, const std::string& what);
   void set_msr(SimTask& t, int pasid, uint32_t alloc);
 
@@ -282,7 +295,9 @@ class Machine final : public KernelOps {
   int mms_with_pasid_ = 0;
   int tasks_with_valid_msr_ = 0;
   int next_ipi_id_ = 0;
-  int current_cpu_ = kNone;  // CPU of the action being applied
+  bool table_changed_ = false;  // PASID table, allocator, mm->pasid or binds changed this action
+  int table_stale_ = kNone;     // the PASID last reported by pasid_table_stale, kNone when clean
+  int current_cpu_ = kNone;     // CPU of the action being applied
   Chooser* chooser_ = nullptr;
   ScheduleResult* out_ = nullptr;
   bool record_ = false;

@@ -164,6 +164,17 @@ std::vector<Scenario> shrink_candidates(const Scenario& sc) {
   return out;
 }
 
+void number_steps(Scenario& scenario) {
+  uint32_t next = 1;
+  std::function<void(std::vector<Step>&)> walk = [&](std::vector<Step>& steps) {
+    for (auto& s : steps) {
+      s.id = next++;
+      walk(s.body);
+    }
+  };
+  for (auto& t : scenario.tasks) walk(t.program);
+}
+
 ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& policy,
                                    const MachineConfig& config, const Found& found,
                                    double budget_s) {
@@ -173,98 +184,132 @@ ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& p
 
   ShrinkResult best;
   best.scenario = scenario;
+  number_steps(best.scenario);
   best.deviations = found.deviations;
   best.violation = found.violation;
   best.events = found.event;
   best.original_events = found.event;
 
+  // The failure to keep: its kind, and for unexpected_outcome the step and
+  // the outcome (another step failing another way is another bug).
+  uint32_t want_step = 0;
+  int want_outcome = -1;
+  const bool unexpected = found.violation == static_cast<int>(Violation::kUnexpectedOutcome);
+  if (unexpected) {
+    Machine m(best.scenario, policy, config);
+    ScheduleResult r = replay_schedule(m, found.deviations, false, false);
+    want_step = r.unexpected_step;
+    want_outcome = r.unexpected_outcome;
+  }
+  auto same_bug = [&](const ScheduleResult& r) {
+    if (r.violation_kind != best.violation) return false;
+    return !unexpected || (r.unexpected_step == want_step && r.unexpected_outcome == want_outcome);
+  };
+
   struct Hit {
     std::vector<Deviation> deviations;
     int64_t events;
   };
-  // Searches `m` for schedules showing the violation: a small exhaustive
+  // Searches `m` for schedules showing the same failure: an exhaustive
   // search, then seeded random schedules. Keeps the one with the fewest
   // events when `shortest`, else returns the first.
-  auto search = [&](Machine& m, int64_t exhaustive_cap, int64_t random_runs,
+  auto search = [&](Machine& m, int bound, int64_t exhaustive_cap, int64_t random_runs,
                     bool shortest) -> std::optional<Hit> {
     std::optional<Hit> hit;
     ScheduleResult r;
     auto consider = [&](const ScheduleResult& run) {
-      if (run.violation_kind != best.violation) return false;
+      if (!same_bug(run)) return false;
       if (!hit || run.violation_event < hit->events ||
           (run.violation_event == hit->events && run.deviations.size() < hit->deviations.size()))
         hit = Hit{run.deviations, run.violation_event};
       return !shortest;
     };
-    ExhaustiveChooser exhaustive(2);
+    ExhaustiveChooser exhaustive(bound);
     int64_t runs = 0;
     do {
       exhaustive.begin();
       m.run(exhaustive, false, r);
       if (consider(r)) return hit;
-    } while (++runs < exhaustive_cap && exhaustive.next());
+    } while (++runs < exhaustive_cap && exhaustive.next() && elapsed() < budget_s);
     RandomChooser random;
-    uint64_t seed = 0x5eed;
-    for (int64_t i = 0; i < random_runs; ++i) {
+    uint64_t seed = 0x5eed + static_cast<uint64_t>(random_runs);
+    for (int64_t i = 0; i < random_runs && elapsed() < budget_s; ++i) {
       random.begin(splitmix64(seed));
       m.run(random, false, r);
       if (consider(r)) return hit;
     }
     return hit;
   };
-  // Does `sc` still fail the same way? First with the current choices
-  // (guided), then by a small search of its own.
-  auto fails = [&](const Scenario& sc, const std::vector<Deviation>& devs) -> std::optional<Hit> {
-    ++best.candidates;
-    try {
-      validate_scenario(sc);
-      Machine m(sc, policy, config);
-      ScheduleResult r = replay_schedule(m, devs, false, false);
-      if (r.violation_kind == best.violation) return Hit{r.deviations, r.violation_event};
-      return search(m, 300, 300, false);
-    } catch (const InputError&) {
-    }
-    return std::nullopt;
-  };
 
-  bool improved = true;
-  while (improved && elapsed() < budget_s) {
-    improved = false;
-    const int64_t weight = scenario_weight(best.scenario);
-    for (const Scenario& c : shrink_candidates(best.scenario)) {
-      if (elapsed() >= budget_s) break;
-      if (scenario_weight(c) >= weight) continue;
-      if (auto hit = fails(c, best.deviations)) {
-        best.scenario = c;
+  // Rounds of growing effort: a candidate scenario that the current choices
+  // no longer break is searched (bound 2, then 3), with 4x the schedules
+  // each round, until a round changes nothing at the largest effort or the
+  // budget is spent.
+  constexpr int kRounds = 5;
+  for (int round = 0; round < kRounds && elapsed() < budget_s; ++round) {
+    const int64_t effort = int64_t{300} << (2 * round);
+    const int bound = round < 2 ? 2 : 3;
+    bool changed = false;
+    // Does `sc` still fail the same way? First with the current choices
+    // (guided), then by a search of its own.
+    auto fails = [&](const Scenario& sc, const std::vector<Deviation>& devs) -> std::optional<Hit> {
+      ++best.candidates;
+      try {
+        validate_scenario(sc);
+        Machine m(sc, policy, config);
+        ScheduleResult r = replay_schedule(m, devs, false, false);
+        if (same_bug(r)) return Hit{r.deviations, r.violation_event};
+        return search(m, bound, effort, effort, false);
+      } catch (const InputError&) {
+      }
+      return std::nullopt;
+    };
+    bool improved = true;
+    while (improved && elapsed() < budget_s) {
+      improved = false;
+      const int64_t weight = scenario_weight(best.scenario);
+      for (const Scenario& c : shrink_candidates(best.scenario)) {
+        if (elapsed() >= budget_s) break;
+        if (scenario_weight(c) >= weight) continue;
+        if (auto hit = fails(c, best.deviations)) {
+          best.scenario = c;
+          best.deviations = std::move(hit->deviations);
+          best.events = hit->events;
+          ++best.accepted;
+          improved = changed = true;
+          break;
+        }
+      }
+    }
+
+    // The shortest schedule of this scenario, then fewer deviations.
+    Machine m(best.scenario, policy, config);
+    if (elapsed() < budget_s) {
+      if (auto hit = search(m, bound, 20 * effort, 2 * effort, true);
+          hit && hit->events < best.events) {
         best.deviations = std::move(hit->deviations);
         best.events = hit->events;
         ++best.accepted;
-        improved = true;
-        break;
+        changed = true;
       }
     }
-  }
-
-  // The shortest schedule of the final scenario, then fewer deviations.
-  Machine m(best.scenario, policy, config);
-  if (elapsed() < budget_s) {
-    if (auto hit = search(m, 20000, 2000, true); hit && hit->events < best.events) {
-      best.deviations = std::move(hit->deviations);
-      best.events = hit->events;
-      ++best.accepted;
+    for (size_t i = best.deviations.size(); i-- > 0 && elapsed() < budget_s;) {
+      std::vector<Deviation> fewer = best.deviations;
+      fewer.erase(fewer.begin() + static_cast<long>(i));
+      ++best.candidates;
+      ScheduleResult r = replay_schedule(m, fewer, false, false);
+      if (same_bug(r) && r.violation_event <= best.events) {
+        best.deviations = r.deviations;
+        best.events = r.violation_event;
+        ++best.accepted;
+        changed = true;
+        i = std::min(i, best.deviations.size());
+      }
     }
-  }
-  for (size_t i = best.deviations.size(); i-- > 0 && elapsed() < budget_s;) {
-    std::vector<Deviation> fewer = best.deviations;
-    fewer.erase(fewer.begin() + static_cast<long>(i));
-    ++best.candidates;
-    ScheduleResult r = replay_schedule(m, fewer, false, false);
-    if (r.violation_kind == best.violation && r.violation_event <= best.events) {
-      best.deviations = r.deviations;
-      best.events = r.violation_event;
-      ++best.accepted;
-      i = std::min(i, best.deviations.size());
-    }
+    ++best.rounds;
+    // A round that changed something is repeated at the same effort first.
+    if (changed && round > 0) round -= 1;
+    if (!changed && round == kRounds - 1) break;
   }
   best.seconds = elapsed();
   return best;

@@ -1,6 +1,8 @@
 // Shrinks a failing schedule: fewer tasks, steps and deviations while it
-// still shows the same violation kind (Hypothesis-style, over the scenario
-// and the choice list; every candidate is re-run, nothing is assumed).
+// still fails the same way -- the same violation kind, and for
+// unexpected_outcome the same step with the same outcome (Hypothesis-style,
+// over the scenario and the choice list; every candidate is re-run, nothing
+// is assumed). It keeps trying harder while its budget lasts.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@ struct ShrinkResult {
   int64_t original_events = 0;  // before shrinking
   int64_t candidates = 0;       // candidates run
   int64_t accepted = 0;         // candidates that still failed and were kept
+  int64_t rounds = 0;           // rounds of the search effort
   double seconds = 0;
 };
 
@@ -28,6 +31,9 @@ int64_t scenario_weight(const Scenario& scenario);
 // Smaller variants of `scenario`, the largest cuts first; some are invalid
 // (validate_scenario decides).
 std::vector<Scenario> shrink_candidates(const Scenario& scenario);
+
+// Gives every step of `scenario` a distinct Step::id (pre-order, from 1).
+void number_steps(Scenario& scenario);
 
 ShrinkResult shrink_counterexample(const Scenario& scenario, const PolicyInfo& policy,
                                    const MachineConfig& config, const Found& found,
