@@ -111,48 +111,47 @@ def test_the_schema_says_a_pass_comes_from_a_complete_search():
 
 MUTANT_SUITE = """
 [[test]]
-workload = "thread-pool"
-backends = ["model:task-refcount", "model:task-refcount/unbind-frees"]
-params = { binder = "unbinds" }
+workload = "clone-bind-exit"
+backends = ["model:resync-ipi", "model:resync-ipi/no-switch-resync"]
+params = { rounds = 1 }
 
 [[test]]
-workload = "clone-bind-exit"
-backends = ["model:task-refcount", "model:task-refcount/unbind-frees"]
-params = { rounds = 1 }
+workload = "thread-pool"
+backends = ["model:resync-ipi", "model:resync-ipi/no-switch-resync"]
+params = { binder = "stays" }
 """
-
 
 def test_a_caught_mutant_is_green_and_says_where(tmp_path):
     out = tmp_path / "out"
     run = pb("run", write_suite(tmp_path, MUTANT_SUITE), "--out", out, "--format", "ktap")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    caught = [l for l in lines if "@model:task-refcount/unbind-frees" in l and "thread-pool" in l]
-    missed = [l for l in lines if "@model:task-refcount/unbind-frees" in l and "clone-bind" in l]
-    assert caught[0].startswith("ok 2 ") and " # XFAIL caught: isolation_violation" in caught[0]
+    caught = [l for l in lines if "@model:resync-ipi/no-switch-resync" in l and "clone-bind" in l]
+    missed = [l for l in lines if "@model:resync-ipi/no-switch-resync" in l and "thread-pool" in l]
+    assert caught[0].startswith("ok 2 ") and " # XFAIL caught: stale_pasid_held" in caught[0]
     assert missed[0].startswith("ok 4 ") and " # not caught here: no violation" in missed[0]
     assert "seeded mutants: 1 of 1 caught" in run.stderr
     assert "(seeded mutant caught)" in run.stderr
     assert "(seeded mutant not caught here)" in run.stderr
     for directive in ("XPASS", "# PASS", "# FAIL"):
         assert directive not in run.stdout
-    mutants = [r for r in records_in(out) if r["backend"].endswith("/unbind-frees")]
-    assert {r["mutant_of"] for r in mutants} == {"task-refcount"}
+    mutants = [r for r in records_in(out) if r["backend"].endswith("/no-switch-resync")]
+    assert {r["mutant_of"] for r in mutants} == {"resync-ipi"}
     assert all("mutant_of" not in r for r in records_in(out) if r not in mutants)
 
 
 def test_a_mutant_caught_by_no_test_fails_the_run_by_name(tmp_path):
     out = tmp_path / "out"
-    run = pb("run", write_suite(tmp_path, MUTANT_SUITE), "--out", out, "--filter", "clone-bind")
+    run = pb("run", write_suite(tmp_path, MUTANT_SUITE), "--out", out, "--filter", "thread-pool")
     assert run.returncode == 1
-    assert "FAIL: seeded mutant(s) caught by no test: model:task-refcount/unbind-frees" \
+    assert "FAIL: seeded mutant(s) caught by no test: model:resync-ipi/no-switch-resync" \
         in run.stderr
 
 
 def test_the_conformance_suite_is_green_when_all_is_well(tmp_path):
     run = pb("run", ROOT / "suites" / "conformance.toml", "--out", tmp_path / "out", "--quiet")
     assert run.returncode == 0, run.stderr
-    assert "32 passed, 0 failed, 0 skipped; seeded mutants: 4 of 4 caught" in run.stderr
+    assert "40 passed, 0 failed, 0 skipped; seeded mutants: 4 of 4 caught" in run.stderr
     assert all(r["outcome"] != "incomplete" for r in records_in(tmp_path / "out"))
 
 
@@ -178,8 +177,8 @@ params = { rounds = 2, schedules = 5 }
     [caught] = by_verdict["caught"]
     assert caught["status"] == "PASS"
     assert caught["misc"]["outcome"] == "fail"
-    assert caught["misc"]["seeded_mutant_of"] == "task-refcount"
-    assert caught["comment"].startswith("caught: isolation_violation")
+    assert caught["misc"]["seeded_mutant_of"] == "resync-ipi"
+    assert caught["comment"].startswith("caught: stale_pasid_held")
     assert [t["status"] for t in by_verdict["not caught here"]] == ["PASS"]
     [cut] = [t for t in by_verdict["failed"] if t["misc"]["outcome"] == "incomplete"]
     assert cut["status"] == "ERROR"
