@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import load, stats
+from . import load, outcomes, stats
 
 SET_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -43,6 +43,9 @@ class MetricRow:
     better: str
     central: str                          # "Amean" or "Hmean"
     columns: list                         # per set: SetMetric or None
+    # measured (samples: tested), counted (model counts over schedules:
+    # reference and range) or deterministic (virtual time): see rows.py
+    mode: str = "measured"
     notes: list = field(default_factory=list)
 
     @property
@@ -82,12 +85,11 @@ class SetVerdict:
 
 
 def set_verdict(records: list) -> SetVerdict:
-    from . import table  # the verdict words live with the outcome texts
     counts, mutants = {}, {}
     for record in records:
         if record is None:
             continue
-        v = table.verdict(record)
+        v = outcomes.verdict(record)
         counts[v] = counts.get(v, 0) + 1
         if record.get("mutant_of"):
             mutants[record["backend"]] = (mutants.get(record["backend"], False)
@@ -109,11 +111,10 @@ class Report:
     selection_note: str = ""              # what --changes-only hid
 
     def significant_metrics(self) -> list:
-        """The metric rows where some set differs significantly from A."""
-        return [row for row in self.metrics
-                if any(column is not None and column.comparison is not None
-                       and column.comparison.significant
-                       for column in row.columns[1:])]
+        """The metric rows where some set differs from A: significantly
+        for measurements, at all for exact values (rows.changed)."""
+        from . import rows
+        return [row for row in self.metrics if rows.changed(self, row)]
 
     @property
     def baseline(self):
@@ -273,9 +274,16 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
                                  from_value_only=value_only))
 
     baseline = columns[0]
+    present = [report.sets[i] for i, c in enumerate(columns) if c is not None]
+    mode = "measured"
+    if present and all(s.is_model for s in present):
+        mode = "counted"
+    elif present and all(s.time_bases == ["virtual-icount"] for s in present):
+        mode = "deterministic"
     seed = stats.stable_seed(title)
     for i, column in enumerate(columns[1:], start=1):
-        if column is not None and baseline is not None:
+        if column is not None and baseline is not None and \
+                mode == "measured":
             column.comparison = stats.compare_samples(
                 baseline.samples, column.samples, better, alpha=report.alpha,
                 resamples=report.resamples, seed=seed + i)
@@ -286,7 +294,7 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
         if all(not math.isnan(s.hmean) for s in summaries):
             central = "Hmean"
     row = MetricRow(key=key, metric=name, unit=unit, better=better,
-                    central=central, columns=columns)
+                    central=central, columns=columns, mode=mode)
     row.notes.extend(row_notes)
     if unusable:
         row.notes.append("no usable value in " + ", ".join(unusable))
@@ -305,7 +313,7 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
         report.left_out.append(
             f"metric {title}: unit or direction differs from {unit}, "
             f"{better} is better in {'; '.join(mismatched)}; those left out")
-    if single:
+    if single and mode == "measured":
         report.left_out.append(
             f"metric {title}: a single sample in {', '.join(single)}; "
             f"shown without spread or significance test")
