@@ -109,6 +109,7 @@ class Report:
     warnings: list = field(default_factory=list)   # shown at the top
     left_out: list = field(default_factory=list)   # shown in the footer
     selection_note: str = ""              # what --changes-only hid
+    title: str = ""                       # what the sets are: "Policies"...
 
     def significant_metrics(self) -> list:
         """The metric rows where some set differs from A: significantly

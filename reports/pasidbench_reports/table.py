@@ -349,7 +349,10 @@ def _failure_lines(letter: str, conformance_row, record: dict) -> list:
 # ---------------------------------------------------------------- whole
 
 def render(report: Report) -> str:
-    lines = wrap(f"pasidbench comparison: {len(report.sets)} result "
+    lines = []
+    if report.title:
+        lines += ["=" * WIDTH, clean(report.title), "=" * WIDTH]
+    lines += wrap(f"pasidbench comparison: {len(report.sets)} result "
                  f"set{'s' if len(report.sets) != 1 else ''}, A is the "
                  f"baseline")
     lines.append("-" * WIDTH)
