@@ -186,9 +186,9 @@ def main(argv=None) -> int:
     if mutants:
         mutant_report = compare.build_report(mutants, alpha=args.alpha,
                                              cov_warn_pct=args.cov_warn,
-                                             resamples=args.bootstrap)
+                                             resamples=args.bootstrap,
+                                             conformance_only=True)
         mutant_report.title = "Seeded mutants (conformance only)"
-        mutant_report.metrics = []
     everything = reports + ([mutant_report] if mutant_report else [])
     everything[0].left_out[:0] = problems
     if sets[0].source != args.results[0]:

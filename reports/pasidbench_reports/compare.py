@@ -64,7 +64,7 @@ class SetVerdict:
     """What one set's conformance records add up to (results/verdict.cc):
     counts per verdict, and the seeded mutants no test of the set caught."""
     counts: dict                          # verdict -> number of records
-    uncaught: list                        # backends of uncaught mutants
+    uncaught: list                        # uncaught mutants (policies)
 
     @property
     def failed(self) -> bool:
@@ -92,8 +92,9 @@ def set_verdict(records: list) -> SetVerdict:
         v = outcomes.verdict(record)
         counts[v] = counts.get(v, 0) + 1
         if record.get("mutant_of"):
-            mutants[record["backend"]] = (mutants.get(record["backend"], False)
-                                          or record["outcome"] == "fail")
+            name = record.get("policy") or record["backend"]
+            mutants[name] = mutants.get(name, False) or \
+                record["outcome"] == "fail"
     return SetVerdict(counts, sorted(b for b, c in mutants.items() if not c))
 
 
@@ -110,6 +111,7 @@ class Report:
     left_out: list = field(default_factory=list)   # shown in the footer
     selection_note: str = ""              # what --changes-only hid
     title: str = ""                       # what the sets are: "Policies"...
+    conformance_only: bool = False        # seeded mutants: no metrics
 
     def significant_metrics(self) -> list:
         """The metric rows where some set differs from A: significantly
@@ -171,9 +173,13 @@ def _measured(record: dict) -> bool:
 
 def build_report(sets: list, alpha: float = stats.DEFAULT_ALPHA,
                  cov_warn_pct: float = 5.0,
-                 resamples: int = stats.DEFAULT_BOOTSTRAP_RESAMPLES) -> Report:
+                 resamples: int = stats.DEFAULT_BOOTSTRAP_RESAMPLES,
+                 conformance_only: bool = False) -> Report:
+    """conformance_only: sets that are not compared with each other (the
+    seeded mutants, each run on its own tests): their conformance grid and
+    verdicts only."""
     report = Report(sets=sets, alpha=alpha, cov_warn_pct=cov_warn_pct,
-                    resamples=resamples)
+                    resamples=resamples, conformance_only=conformance_only)
     report.warnings.extend(_provenance_warnings(sets))
     for result_set in sets:
         report.left_out.extend(result_set.problems)
@@ -182,18 +188,20 @@ def build_report(sets: list, alpha: float = stats.DEFAULT_ALPHA,
     for key in all_keys:
         records = [s.tests.get(key) for s in sets]
         absent = [set_letter(i) for i, r in enumerate(records) if r is None]
-        if absent:
+        if absent and not conformance_only:
             report.left_out.append(
                 f"test {key.describe()!r} is not in {', '.join(absent)}")
         for i, record in enumerate(records):
             if record is not None and not _measured(record) and \
-                    record["metrics"]:
+                    record["metrics"] and not conformance_only:
                 why = record.get("reason") or record["outcome"]
                 report.left_out.append(
                     f"{set_letter(i)}: {key.describe()!r} ended "
                     f"'{record['outcome']}' ({why}); its metrics are left out")
         if any(r is not None and r["kind"] == "conformance" for r in records):
             report.conformance.append(ConformanceRow(key, records))
+        if conformance_only:
+            continue
         usable = [r if r is not None and _measured(r) else None
                   for r in records]
         metric_names = sorted({m for r in usable if r for m in r["metrics"]})

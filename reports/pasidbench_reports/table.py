@@ -360,13 +360,14 @@ def render(report: Report) -> str:
     for warning in report.warnings:
         lines += wrap("!! " + warning, subsequent="   ")
     lines.append("")
-    lines += _environment_lines(report)
-    lines.append("")
-    lines += _legend(report)
-    lines.append("")
-    if report.selection_note:
-        lines += wrap(report.selection_note) + [""]
-    lines += _benchmark_lines(report)
+    if not report.conformance_only:
+        lines += _environment_lines(report)
+        lines.append("")
+        lines += _legend(report)
+        lines.append("")
+        if report.selection_note:
+            lines += wrap(report.selection_note) + [""]
+        lines += _benchmark_lines(report)
     conformance = _conformance_lines(report)
     if conformance:
         lines += conformance + [""]
