@@ -133,7 +133,28 @@ def _set_lines(report: Report) -> list:
     return lines
 
 
+LEGEND_COUNTED = (
+    "Per metric: Ref, the value in the reference schedule, and Min and Max "
+    "over the explored schedules (Scheds), each with (x%) its change "
+    "against A, where + is better. These are counts over schedules a "
+    "search enumerated, not random samples: no significance test applies; "
+    "Verdict compares the reference values.")
+LEGEND_DETERMINISTIC = (
+    "Per metric: Median, Min and Max of each set and (x%) its change "
+    "against A, where + is better. Timed in virtual time (icount), runs "
+    "repeat to the instruction: differences are shown as they are, without "
+    "noise statistics.")
+
+
 def _legend(report: Report) -> list:
+    modes = {m.mode for m in report.metrics}
+    lines = []
+    if "counted" in modes:
+        lines += wrap(LEGEND_COUNTED)
+    if "deterministic" in modes:
+        lines += wrap(LEGEND_DETERMINISTIC)
+    if modes and "measured" not in modes:
+        return lines
     level = round((1 - report.alpha) * 100)
     text = (
         f"Per metric: Min, Amean (Hmean for rates), Median, Stddev, CoeffVar"
@@ -144,7 +165,7 @@ def _legend(report: Report) -> list:
         f" not significant. Warnings: CoeffVar over "
         f"{report.cov_warn_pct:g}%, fewer than {stats.RECOMMENDED_SAMPLES}"
         f" samples.")
-    return wrap(text)
+    return lines + wrap(text)
 
 
 def _environment_lines(report: Report) -> list:
