@@ -79,8 +79,10 @@ def test_summary_comes_first_fits_a_screen_and_answers(tmp_path):
     # The policy table: the reference schedule's value (the first
     # sample), the range where it differs.
     block = lines[lines.index("thread-pool binder=stays") + 1:]
-    assert block[0].split()[:4] == ["A", "2/1(1-2)", "3(1-9)", "16(16-20)"]
-    assert block[3].split()[:3] == ["D", "2/1(1-2)", "6(1-12)"]
+    # columns: alloc/pk idle IPIs swPW twork #GP ovh ("-": not recorded)
+    assert block[0].split() == ["A", "2/1(1-2)", "-", "3(1-9)", "-", "-",
+                                "-", "16(16-20)"]
+    assert block[3].split()[:4] == ["D", "2/1(1-2)", "-", "6(1-12)"]
     # The kernel's costs, and one line per skip.
     assert any(line.startswith("  ctxsw_ns micro:context-switch cross_cpu")
                or line.startswith("  ctxsw_ns context-switch cross_cpu")
