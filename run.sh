@@ -10,11 +10,16 @@ build/runners/pasidbench run suites/smoke.toml --out "$out"
 run_rc=$?
 if [[ $run_rc -eq 2 ]]; then echo "run.sh: the smoke suite did not start" >&2; exit 2; fi
 
-build/runners/pasidbench report "$out" --out "$out/report" >"$out/report.txt"
+# The summary (at most 60 lines of 72 columns) on the terminal; the full
+# report, summary first, goes to files.
+# What the report left out is in its footer; stderr is kept beside it.
+mkdir -p "$out/report"
+build/runners/pasidbench report "$out" --out "$out/report" --summary \
+  2>"$out/report/stderr.txt"
 report_rc=$?
-cat "$out/report.txt"
+if [[ $report_rc -ne 0 ]]; then cat "$out/report/stderr.txt" >&2; fi
 echo
 echo "results: $out/results.jsonl"
-echo "report:  $out/report.txt and $out/report/report.html"
+echo "report:  $out/report/report.txt and $out/report/report.html"
 if [[ $report_rc -ne 0 ]]; then echo "run.sh: the report failed" >&2; exit 1; fi
 exit $run_rc

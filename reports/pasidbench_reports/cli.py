@@ -34,6 +34,18 @@ def parse_args(argv):
                         help="column label for the next set, in order "
                              "(repeat for each set; default: the kernel name, "
                              "or the policy for model results)")
+    parser.add_argument("--baseline", metavar="NAME",
+                        help="the set (label) every other set of its kind "
+                             "is compared with (default: the first policy, "
+                             "and the first kernel: a lab run's first "
+                             "--kernels entry)")
+    parser.add_argument("--summary", action="store_true",
+                        help="print only the summary (at most about 60 "
+                             "lines); the full report still goes to --out")
+    parser.add_argument("--mail", action="store_true",
+                        help="print a complete plain-text mail: subject, "
+                             "environment, summary, the changed metrics "
+                             "only, and how to reproduce")
     parser.add_argument("--alpha", type=float, default=stats.DEFAULT_ALPHA,
                         help="significance level of the U test; the bootstrap "
                              "interval is at 1 - alpha (default %(default)s)")
@@ -92,9 +104,42 @@ def load_all(sources: list) -> tuple:
     return sets, problems
 
 
+GROUP_TITLES = {"policy": "Policies (model backend)",
+                "kernel": "Kernel builds"}
+
+
+def arrange(sets: list, baseline: str | None) -> tuple:
+    """([comparison group], [seeded mutant sets], problems): the sets of one
+    kind (policies, kernel builds) are compared with each other, the first
+    of each kind, or the one named by --baseline, being its baseline.
+    Seeded mutants are never compared with policies: they have conformance
+    verdicts only. Raises ValueError when --baseline names no set."""
+    groups = {}
+    mutants = []
+    for result_set in sets:
+        if result_set.is_mutant:
+            mutants.append(result_set)
+        else:
+            groups.setdefault(result_set.compares, []).append(result_set)
+    if baseline is not None:
+        found = False
+        for members in groups.values():
+            for k, result_set in enumerate(members):
+                if result_set.label == baseline:
+                    members.insert(0, members.pop(k))
+                    found = True
+                    break
+        if not found:
+            labels = ", ".join(s.label for s in sets if not s.is_mutant)
+            raise ValueError(f"--baseline {baseline}: no such set "
+                             f"(the sets are: {labels})")
+    return list(groups.items()), mutants
+
+
 def apply_names(sets: list, names: list) -> list:
     problems = []
-    for result_set, name in zip(sets, names):
+    for result_set, name in zip([s for s in sets if not s.is_mutant],
+                                names):
         result_set.label = name
     seen = {}
     for result_set in sets:
@@ -124,11 +169,85 @@ def main(argv=None) -> int:
               f"{len(sets)} result sets", file=sys.stderr)
         return EXIT_BAD_INPUT
     problems += apply_names(sets, args.name)
+    try:
+        groups, mutants = arrange(sets, args.baseline)
+    except ValueError as err:
+        print(f"pasidbench report: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
-    report = compare.build_report(sets, alpha=args.alpha,
-                                  cov_warn_pct=args.cov_warn,
-                                  resamples=args.bootstrap)
-    report.left_out[:0] = problems
+    reports = []
+    for compares, members in groups:
+        report = compare.build_report(members, alpha=args.alpha,
+                                      cov_warn_pct=args.cov_warn,
+                                      resamples=args.bootstrap)
+        report.title = GROUP_TITLES[compares]
+        reports.append(report)
+    mutant_report = None
+    if mutants:
+        mutant_report = compare.build_report(mutants, alpha=args.alpha,
+                                             cov_warn_pct=args.cov_warn,
+                                             resamples=args.bootstrap,
+                                             conformance_only=True)
+        mutant_report.title = "Seeded mutants (conformance only)"
+    everything = reports + ([mutant_report] if mutant_report else [])
+    everything[0].left_out[:0] = problems
+    if sets[0].source != args.results[0]:
+        everything[0].warnings.insert(
+            0, f"BASELINE REPLACED: {args.results[0]} could not be read; "
+               f"A is {sets[0].source}.")
+    text_reports = [_select(report, args) for report in reports]
+    if args.rows == "mmtests":
+        from . import mmtests_rows
+        full = "".join(mmtests_rows.render(r, args.mark)
+                       for r in text_reports)
+    else:
+        full = "\n".join(table.render(r) for r in text_reports)
+    if mutant_report:
+        full += "\n" + table.render(mutant_report)
+    from . import summary
+    summary_text = summary.render(reports, mutant_report)
+    if args.mail:
+        from . import mail
+        sys.stdout.write(mail.render(reports, mutant_report, summary_text,
+                                     args.results))
+    elif args.summary:
+        sys.stdout.write(summary_text)
+    elif args.rows == "mmtests":
+        sys.stdout.write(full)   # for scripts: the rows alone
+    else:
+        sys.stdout.write(summary_text + "\n" + full)
+    sys.stdout.flush()
+    for report in everything:
+        for warning in report.warnings:
+            print(f"pasidbench report: {warning}", file=sys.stderr)
+        for problem in report.left_out:
+            print(f"pasidbench report: left out: {problem}", file=sys.stderr)
+
+    if args.out:
+        from . import html
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "summary.txt").write_text(summary_text, encoding="utf-8")
+        (args.out / "report.txt").write_text(summary_text + "\n" + full,
+                                             encoding="utf-8")
+        figures = []
+        if not args.no_plots:
+            from . import plots
+            for compares, report in zip((c for c, _ in groups), reports):
+                figures.append(plots.write_all(
+                    report, args.out / "plots" / compares))
+        else:
+            figures = [[] for _ in reports]
+        html_path = args.out / "report.html"
+        html_path.write_text(
+            html.render(reports, mutant_report, summary_text, full, figures,
+                        args.out), encoding="utf-8")
+        print(f"pasidbench report: wrote {html_path} and "
+              f"{sum(len(f) for f in figures)} plots", file=sys.stderr)
+    return EXIT_OK
+
+
+def _select(report, args):
+    """The report as the text shows it: --metric and --changes-only."""
     if args.metric:
         kept = [row for row in report.metrics
                 if any(p.search(row.metric) for p in args.metric)]
@@ -137,43 +256,14 @@ def main(argv=None) -> int:
                 "no metric matches --metric " + " ".join(
                     p.pattern for p in args.metric))
         report.metrics = kept
-    text_report = report
-    if args.changes_only:
-        changed = report.significant_metrics()
-        hidden = len(report.metrics) - len(changed)
-        text_report = dataclasses.replace(
-            report, metrics=changed,
-            selection_note=(
-                f"--changes-only: {len(changed)} of {len(report.metrics)} "
-                f"metric blocks differ significantly from A; the {hidden} "
-                f"others are not shown here"
-                + (" (the HTML page has them all)." if args.out else ".")))
-    if sets[0].source != args.results[0]:
-        report.warnings.insert(0, f"BASELINE REPLACED: {args.results[0]} "
-                                  f"could not be read; A is {sets[0].source}.")
-    if args.rows == "mmtests":
-        from . import mmtests_rows
-        text = mmtests_rows.render(text_report, args.mark)
-    else:
-        text = table.render(text_report)
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    for warning in report.warnings:
-        print(f"pasidbench report: {warning}", file=sys.stderr)
-    for problem in report.left_out:
-        print(f"pasidbench report: left out: {problem}", file=sys.stderr)
-
-    if args.out:
-        from . import html
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "report.txt").write_text(text, encoding="utf-8")
-        figures = []
-        if not args.no_plots:
-            from . import plots
-            figures = plots.write_all(report, args.out / "plots")
-        html_path = args.out / "report.html"
-        html_path.write_text(html.render(report, text, figures),
-                             encoding="utf-8")
-        print(f"pasidbench report: wrote {html_path} and "
-              f"{len(figures)} plots", file=sys.stderr)
-    return EXIT_OK
+    if not args.changes_only:
+        return report
+    changed = report.significant_metrics()
+    hidden = len(report.metrics) - len(changed)
+    return dataclasses.replace(
+        report, metrics=changed,
+        selection_note=(
+            f"--changes-only: {len(changed)} of {len(report.metrics)} "
+            f"metric blocks differ from A; the {hidden} others are not "
+            f"shown here"
+            + (" (the HTML page has them all)." if args.out else ".")))

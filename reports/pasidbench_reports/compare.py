@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from . import load, stats
+from . import load, outcomes, stats
 
 SET_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -43,6 +43,9 @@ class MetricRow:
     better: str
     central: str                          # "Amean" or "Hmean"
     columns: list                         # per set: SetMetric or None
+    # measured (samples: tested), counted (model counts over schedules:
+    # reference and range) or deterministic (virtual time): see rows.py
+    mode: str = "measured"
     notes: list = field(default_factory=list)
 
     @property
@@ -61,7 +64,7 @@ class SetVerdict:
     """What one set's conformance records add up to (results/verdict.cc):
     counts per verdict, and the seeded mutants no test of the set caught."""
     counts: dict                          # verdict -> number of records
-    uncaught: list                        # backends of uncaught mutants
+    uncaught: list                        # uncaught mutants (policies)
 
     @property
     def failed(self) -> bool:
@@ -82,16 +85,16 @@ class SetVerdict:
 
 
 def set_verdict(records: list) -> SetVerdict:
-    from . import table  # the verdict words live with the outcome texts
     counts, mutants = {}, {}
     for record in records:
         if record is None:
             continue
-        v = table.verdict(record)
+        v = outcomes.verdict(record)
         counts[v] = counts.get(v, 0) + 1
         if record.get("mutant_of"):
-            mutants[record["backend"]] = (mutants.get(record["backend"], False)
-                                          or record["outcome"] == "fail")
+            name = record.get("policy") or record["backend"]
+            mutants[name] = mutants.get(name, False) or \
+                record["outcome"] == "fail"
     return SetVerdict(counts, sorted(b for b, c in mutants.items() if not c))
 
 
@@ -107,13 +110,14 @@ class Report:
     warnings: list = field(default_factory=list)   # shown at the top
     left_out: list = field(default_factory=list)   # shown in the footer
     selection_note: str = ""              # what --changes-only hid
+    title: str = ""                       # what the sets are: "Policies"...
+    conformance_only: bool = False        # seeded mutants: no metrics
 
     def significant_metrics(self) -> list:
-        """The metric rows where some set differs significantly from A."""
-        return [row for row in self.metrics
-                if any(column is not None and column.comparison is not None
-                       and column.comparison.significant
-                       for column in row.columns[1:])]
+        """The metric rows where some set differs from A: significantly
+        for measurements, at all for exact values (rows.changed)."""
+        from . import rows
+        return [row for row in self.metrics if rows.changed(self, row)]
 
     @property
     def baseline(self):
@@ -169,9 +173,13 @@ def _measured(record: dict) -> bool:
 
 def build_report(sets: list, alpha: float = stats.DEFAULT_ALPHA,
                  cov_warn_pct: float = 5.0,
-                 resamples: int = stats.DEFAULT_BOOTSTRAP_RESAMPLES) -> Report:
+                 resamples: int = stats.DEFAULT_BOOTSTRAP_RESAMPLES,
+                 conformance_only: bool = False) -> Report:
+    """conformance_only: sets that are not compared with each other (the
+    seeded mutants, each run on its own tests): their conformance grid and
+    verdicts only."""
     report = Report(sets=sets, alpha=alpha, cov_warn_pct=cov_warn_pct,
-                    resamples=resamples)
+                    resamples=resamples, conformance_only=conformance_only)
     report.warnings.extend(_provenance_warnings(sets))
     for result_set in sets:
         report.left_out.extend(result_set.problems)
@@ -180,18 +188,20 @@ def build_report(sets: list, alpha: float = stats.DEFAULT_ALPHA,
     for key in all_keys:
         records = [s.tests.get(key) for s in sets]
         absent = [set_letter(i) for i, r in enumerate(records) if r is None]
-        if absent:
+        if absent and not conformance_only:
             report.left_out.append(
                 f"test {key.describe()!r} is not in {', '.join(absent)}")
         for i, record in enumerate(records):
             if record is not None and not _measured(record) and \
-                    record["metrics"]:
+                    record["metrics"] and not conformance_only:
                 why = record.get("reason") or record["outcome"]
                 report.left_out.append(
                     f"{set_letter(i)}: {key.describe()!r} ended "
                     f"'{record['outcome']}' ({why}); its metrics are left out")
         if any(r is not None and r["kind"] == "conformance" for r in records):
             report.conformance.append(ConformanceRow(key, records))
+        if conformance_only:
+            continue
         usable = [r if r is not None and _measured(r) else None
                   for r in records]
         metric_names = sorted({m for r in usable if r for m in r["metrics"]})
@@ -273,9 +283,16 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
                                  from_value_only=value_only))
 
     baseline = columns[0]
+    present = [report.sets[i] for i, c in enumerate(columns) if c is not None]
+    mode = "measured"
+    if present and all(s.is_model for s in present):
+        mode = "counted"
+    elif present and all(s.time_bases == ["virtual-icount"] for s in present):
+        mode = "deterministic"
     seed = stats.stable_seed(title)
     for i, column in enumerate(columns[1:], start=1):
-        if column is not None and baseline is not None:
+        if column is not None and baseline is not None and \
+                mode == "measured":
             column.comparison = stats.compare_samples(
                 baseline.samples, column.samples, better, alpha=report.alpha,
                 resamples=report.resamples, seed=seed + i)
@@ -286,7 +303,7 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
         if all(not math.isnan(s.hmean) for s in summaries):
             central = "Hmean"
     row = MetricRow(key=key, metric=name, unit=unit, better=better,
-                    central=central, columns=columns)
+                    central=central, columns=columns, mode=mode)
     row.notes.extend(row_notes)
     if unusable:
         row.notes.append("no usable value in " + ", ".join(unusable))
@@ -305,7 +322,7 @@ def _metric_row(report: Report, key, name: str, records: list) -> MetricRow:
         report.left_out.append(
             f"metric {title}: unit or direction differs from {unit}, "
             f"{better} is better in {'; '.join(mismatched)}; those left out")
-    if single:
+    if single and mode == "measured":
         report.left_out.append(
             f"metric {title}: a single sample in {', '.join(single)}; "
             f"shown without spread or significance test")

@@ -1,5 +1,8 @@
-"""The HTML report: one self-contained page (styles inline, plots embedded
-as data: URIs) holding the tables, the plots and the mail table.
+"""The HTML report: one page, summary first, then a table of contents and
+the details folded (<details>) per comparison: the sets, the environment,
+one table per metric (the rows of rows.py), the plots and the conformance
+grid. Styles are inline and there are no scripts; plots are files under
+plots/ beside the page, linked relatively, so the page stays small.
 
 Every piece of text that comes from result files goes through esc(): kernel
 names, hostnames, parameters, reasons and traces are written by whoever ran
@@ -8,12 +11,15 @@ the suite and must not become markup.
 
 from __future__ import annotations
 
-import base64
 import html as html_lib
 import math
+from pathlib import Path
 
-from . import stats, table
+from . import rows as row_model
+from . import stats
 from .compare import Report, set_letter
+from .environment import environment_value
+from .outcomes import outcome_text, verdict
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 72em;
@@ -35,7 +41,9 @@ td.num { text-align: right; font-family: monospace; white-space: nowrap; }
 .ERROR, .CRASHED, .TIMEOUT, .INCOMPLETE, .XPASS { background: #fce0b0; }
 .XFAIL, .CAUGHT { background: #d9f2d0; } .NOT-CAUGHT { background: #eeeeee; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
-figure { margin: 0.6em 0 1.2em; } figure img { max-width: 100%; }
+figure { margin: 0.6em 0 1.2em; } figure img { max-width: 100%; width: 48em; }
+details { margin: 0.4em 0; } summary { cursor: pointer; font-weight: bold; }
+nav ul { columns: 2; }
 figcaption { font-size: 0.9em; color: #555; }
 ul.notes { margin: 0.2em 0; font-size: 0.92em; }
 """
@@ -62,11 +70,19 @@ def _pct(value) -> str:
     return f"{value:+.2f}%"
 
 
-def _image(plot) -> str:
-    data = base64.b64encode(plot.png.read_bytes()).decode("ascii")
-    return (f'<figure><img src="data:image/png;base64,{data}" '
+def _image(plot, out_dir: Path | None) -> str:
+    """A plot as a file beside the page: the PNG shown, the SVG linked."""
+    def rel(path):
+        path = Path(path)
+        if out_dir is not None:
+            try:
+                return path.relative_to(out_dir).as_posix()
+            except ValueError:
+                pass
+        return "plots/" + path.name
+    return (f'<figure><img src="{esc(rel(plot.png))}" loading="lazy" '
             f'alt="{esc(plot.title)}"><figcaption>{esc(plot.title)} '
-            f'(<a href="plots/{esc(plot.svg.name)}">SVG</a>)</figcaption>'
+            f'(<a href="{esc(rel(plot.svg))}">SVG</a>)</figcaption>'
             f'</figure>')
 
 
@@ -112,7 +128,7 @@ def _environment_section(report: Report) -> list:
         f"<th>{esc(set_letter(i))}</th>" for i in range(len(report.sets)))
         + "</tr>")
     for key in keys:
-        values = [table.environment_value(s.environment, key)
+        values = [environment_value(s.environment, key)
                   for s in report.sets]
         out.append(f"<tr><th>{esc(key)}</th>" + "".join(
             f"<td>{esc(v if v is not None else '-')}</td>" for v in values)
@@ -135,70 +151,33 @@ def _method_paragraph(report: Report) -> str:
             f"{stats.RECOMMENDED_SAMPLES} samples.</p>")
 
 
+def _html_cell(stat_row, stat_cell, decimals_for) -> str:
+    if stat_cell.text is not None:
+        css = "num" + (f" {stat_cell.css}" if stat_cell.css else "")
+        return f'<td class="{css}">{esc(stat_cell.text)}</td>'
+    if stat_cell.high is not None:
+        if stat_row.name.startswith("CI"):
+            text = f"[{stat_cell.value:+.2f}%, {stat_cell.high:+.2f}%]"
+        else:
+            text = f"{_num(stat_cell.value)} / {_num(stat_cell.high)}"
+        return f'<td class="num">{esc(text)}</td>'
+    css = "num" + (f" {stat_cell.css}" if stat_cell.css else "")
+    shown = _num(stat_cell.value, decimals_for)
+    return f'<td class="{css}">{shown} ({_pct(stat_cell.pct)})</td>'
+
+
 def _metric_table(report: Report, metric) -> list:
-    base = metric.columns[0]
     out = ["<table><tr><th></th>" + "".join(
         f"<th>{esc(set_letter(i))} {esc(s.label)}</th>"
         for i, s in enumerate(report.sets)) + "</tr>"]
-    rows = [("Min", lambda s: s.min, metric.better),
-            (metric.central, lambda s: stats.central_value(s, metric.central),
-             metric.better),
-            ("Median", lambda s: s.median, metric.better),
-            ("Stddev", lambda s: s.stddev, "lower"),
-            ("CoeffVar %", lambda s: s.coeff_var, "lower"),
-            ("Max", lambda s: s.max, metric.better),
-            ("Q1 / Q3", None, None)]
-    for name, get, better in rows:
-        cells = []
-        for i, column in enumerate(metric.columns):
-            if column is None:
-                cells.append("<td>missing</td>")
-                continue
-            s = column.summary
-            if get is None:
-                cells.append(f'<td class="num">{_num(s.q1)} / {_num(s.q3)}'
-                             f'</td>')
-                continue
-            value = get(s)
-            pct = None
-            if base is not None:
-                pct = (0.0 if i == 0 else
-                       stats.percent_change(get(base.summary), value, better))
-            css = "num"
-            comparison = column.comparison
-            if (name in (metric.central, "Median") and comparison
-                    and comparison.significant):
-                css += " " + comparison.verdict
-            shown = (_num(value, 2) if name.startswith("CoeffVar")
-                     else _num(value))
-            cells.append(f'<td class="{css}">{shown} ({_pct(pct)})</td>')
-        out.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
-    extra = (("Samples", lambda c, cmp: c.summary.n),
-             ("U-test p", lambda c, cmp: "-" if cmp is None or
-              cmp.p_value is None else f"{cmp.p_value:.4g}"),
-             (f"CI{round((1 - report.alpha) * 100)} of the shift",
-              lambda c, cmp: "-" if cmp is None or cmp.ci_low is None else
-              f"[{cmp.ci_low:+.2f}%, {cmp.ci_high:+.2f}%]"),
-             ("Verdict", lambda c, cmp: "baseline" if cmp is None else
-              cmp.verdict + (f" ({cmp.reason})" if cmp.reason else "")))
-    for name, get in extra:
-        cells = []
-        for i, column in enumerate(metric.columns):
-            if column is None:
-                cells.append("<td>missing</td>")
-                continue
-            comparison = column.comparison
-            css = "num"
-            if name == "Verdict" and comparison is not None:
-                css += " " + comparison.verdict
-            if i > 0 and comparison is None and name != "Samples":
-                text = "n/a"
-            else:
-                text = get(column, comparison)
-            cells.append(f'<td class="{css}">{esc(text)}</td>')
-        out.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
+    for stat_row in row_model.stat_rows(report, metric):
+        decimals = 2 if stat_row.name == "CoeffVar" else 4
+        name = "CoeffVar %" if stat_row.name == "CoeffVar" else stat_row.name
+        cells = "".join(_html_cell(stat_row, c, decimals)
+                        for c in stat_row.cells)
+        out.append(f"<tr><th>{esc(name)}</th>{cells}</tr>")
     out.append("</table>")
-    notes = table.metric_notes(report, metric)
+    notes = row_model.metric_notes(report, metric)
     if notes:
         out.append('<ul class="notes">' + "".join(
             f"<li>{esc(n)}</li>" for n in notes) + "</ul>")
@@ -218,10 +197,10 @@ def _conformance_section(report: Report) -> list:
             if record is None:
                 cells.append("<td>-</td>")
                 continue
-            outcome = table.outcome_text(record)
+            outcome = outcome_text(record)
             css = outcome.replace(" ", "-")
             cells.append(f'<td class="{esc(css)}">{esc(outcome)}</td>')
-            if table.verdict(record) not in ("passed", "skipped"):
+            if verdict(record) not in ("passed", "skipped"):
                 details.append((i, row, record))
         out.append(f"<tr><th>{esc(row.key.describe())}</th>"
                    f"{''.join(cells)}</tr>")
@@ -232,7 +211,7 @@ def _conformance_section(report: Report) -> list:
             f"{esc(v.describe())}</li>"
             for i, v in enumerate(report.verdicts)) + "</ul>")
     for i, row, record in details:
-        outcome = table.outcome_text(record)
+        outcome = outcome_text(record)
         out.append(f"<h3>{esc(set_letter(i))} {esc(report.sets[i].label)}: "
                    f"{esc(outcome)} {esc(row.key.describe())}</h3>")
         if record.get("reason"):
@@ -254,51 +233,87 @@ def _conformance_section(report: Report) -> list:
     return out
 
 
-def render(report: Report, text_table: str, figures: list) -> str:
-    labels = ", ".join(s.label for s in report.sets)
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>pasidbench comparison: {esc(labels)}</title>",
-           f"<style>{STYLE}</style></head><body>",
-           f"<h1>pasidbench comparison: {esc(labels)}</h1>",
-           f"<p>Baseline: <b>A {esc(report.baseline.label)}</b>.</p>"]
+def _anchor(index: int, name: str) -> str:
+    return f"g{index}-{name}"
+
+
+def _group_sections(index: int, report: Report, figures: list,
+                    out_dir) -> tuple:
+    """(table-of-contents entries, body) of one comparison."""
+    toc, out = [], [f'<h2 id="{_anchor(index, "top")}">'
+                    f'{esc(report.title or "Comparison")}: '
+                    f'{esc(", ".join(s.label for s in report.sets))}</h2>']
+    toc.append((_anchor(index, "top"), report.title or "Comparison"))
     if report.warnings:
         out.append('<div class="warn">' + "".join(
             f"<p>{esc(w)}</p>" for w in report.warnings) + "</div>")
-    out += _sets_section(report)
-    out += _environment_section(report)
 
-    distributions = {f.title: f for f in figures if f.kind == "distribution"}
-    out.append("<h2>Benchmarks</h2>")
-    out.append(_method_paragraph(report))
-    if not report.metrics:
-        out.append("<p>No metrics to compare.</p>")
-    for metric in report.metrics:
-        out.append(f"<h3>{esc(metric.metric)} [{esc(metric.unit)}, "
-                   f"{esc(metric.better)} is better] &mdash; "
-                   f"{esc(metric.key.describe())}</h3>")
-        out += _metric_table(report, metric)
-        figure = distributions.get(f"{metric.metric} "
-                                   f"({metric.key.describe()})")
-        if figure:
-            out.append(_image(figure))
+    def fold(name, heading, body, open_=False):
+        toc.append((_anchor(index, name), heading))
+        return ([f'<details id="{_anchor(index, name)}"'
+                 + (" open" if open_ else "") + f'><summary>{esc(heading)}'
+                 f'</summary>'] + body + ["</details>"])
 
+    out += fold("sets", "Result sets", _sets_section(report)[1:])
+    out += fold("env", "Environment", _environment_section(report)[1:])
+    if report.metrics:
+        distributions = {f.title: f for f in figures
+                         if f.kind == "distribution"}
+        body = [_method_paragraph(report)]
+        for metric in report.metrics:
+            body.append(f"<h3>{esc(metric.metric)} [{esc(metric.unit)}, "
+                        f"{esc(metric.better)} is better] &mdash; "
+                        f"{esc(metric.key.describe())}</h3>")
+            body += _metric_table(report, metric)
+            figure = distributions.get(f"{metric.metric} "
+                                       f"({metric.key.describe()})")
+            if figure:
+                body.append(_image(figure, out_dir))
+        out += fold("metrics", f"Benchmarks ({len(report.metrics)} metric "
+                    f"blocks)", body)
     sections = (("scaling", "IPI cost against CPUs running the mm"),
                 ("pasid", "Context switches with and without a PASID"),
                 ("timeline", "PASID lifetimes (model backend)"))
     for kind, heading in sections:
         chosen = [f for f in figures if f.kind == kind]
         if chosen:
-            out.append(f"<h2>{esc(heading)}</h2>")
-            out += [_image(f) for f in chosen]
+            out += fold(kind, heading, [_image(f, out_dir) for f in chosen],
+                        open_=True)
+    conformance = _conformance_section(report)
+    if conformance:
+        out += fold("conformance", "Conformance", conformance[1:])
+    left = (["<ul>" + "".join(f"<li>{esc(p)}</li>" for p in report.left_out)
+             + "</ul>"] if report.left_out else
+            ["<p>Nothing was left out.</p>"])
+    out += fold("left", f"Left out ({len(report.left_out)})", left)
+    return toc, out
 
-    out += _conformance_section(report)
-    out.append("<h2>Left out</h2>")
-    if report.left_out:
-        out.append("<ul>" + "".join(f"<li>{esc(p)}</li>"
-                                    for p in report.left_out) + "</ul>")
-    else:
-        out.append("<p>Nothing was left out.</p>")
-    out.append("<h2>Plain-text table (for mail)</h2>")
-    out.append(f"<pre>{esc(text_table)}</pre>")
+
+def render(reports: list, mutant_report, summary_text: str, full_text: str,
+           figures: list, out_dir=None) -> str:
+    """The page: figures[i] are the plots of reports[i]."""
+    labels = ", ".join(s.label for r in reports for s in r.sets)
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>pasidbench report: {esc(labels)}</title>",
+           f"<style>{STYLE}</style></head><body>",
+           f"<h1>pasidbench report: {esc(labels)}</h1>",
+           '<h2 id="summary">Summary</h2>', f"<pre>{esc(summary_text)}</pre>"]
+    toc = [("summary", "Summary")]
+    body = []
+    groups = list(zip(reports, figures))
+    if mutant_report is not None:
+        groups.append((mutant_report, []))
+    for index, (report, plots) in enumerate(groups):
+        entries, section = _group_sections(index, report, plots, out_dir)
+        toc += entries
+        body += section
+    toc.append(("text", "Plain-text report (for mail)"))
+    body += ['<h2 id="text">Plain-text report (for mail)</h2>',
+             "<details><summary>the full text</summary>"
+             f"<pre>{esc(full_text)}</pre></details>"]
+    out.append("<nav><h2>Contents</h2><ul>" + "".join(
+        f'<li><a href="#{esc(a)}">{esc(t)}</a></li>' for a, t in toc)
+        + "</ul></nav>")
+    out += body
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -24,7 +24,9 @@ SCHEMA_PATHS = {
 SCHEMA_PATH = SCHEMA_PATHS[SCHEMA_TAG]
 READ_TAGS = " or ".join(sorted(SCHEMA_PATHS, reverse=True))
 RESULTS_FILE_NAME = "results.jsonl"
-MODEL_BACKEND_PREFIX = "model:"
+# provenance.machine.time_base of records the model backend wrote: their
+# set compares policies; every other record's set compares kernels.
+MODEL_TIME_BASE = "model"
 
 # Outcomes whose metrics are measurements; the others ran partly or not at
 # all (an incomplete search's metrics cover only the schedules it reached).
@@ -74,7 +76,10 @@ class ResultSet:
     tests: dict = field(default_factory=dict)          # TestKey -> record
     environments: list = field(default_factory=list)   # environment objects
     problems: list = field(default_factory=list)       # what was left out
-    policy: str | None = None    # set when split out of a model file
+    compares: str = "kernel"     # "policy" (model runs) or "kernel"
+    name: str = ""               # the policy, or the kernel name[/policy]
+    policy: str | None = None    # the policy of a policy set
+    mutant_of: str | None = None # a seeded mutant's parent policy
 
     @property
     def first_test(self) -> dict | None:
@@ -96,9 +101,11 @@ class ResultSet:
 
     @property
     def is_model(self) -> bool:
-        return bool(self.tests) and all(
-            r["backend"].startswith(MODEL_BACKEND_PREFIX)
-            for r in self.tests.values())
+        return self.compares == "policy"
+
+    @property
+    def is_mutant(self) -> bool:
+        return bool(self.mutant_of)
 
     @property
     def emulated(self) -> bool:
@@ -245,34 +252,38 @@ def read_records(path: Path) -> tuple:
     return records, problems
 
 
-def _model_policy(record: dict) -> str:
-    return (record.get("policy")
-            or record["backend"][len(MODEL_BACKEND_PREFIX):]
-            or record["provenance"]["kernel"].get("policy") or "model")
+@dataclass(frozen=True)
+class SetIdentity:
+    """What a record's set compares, read from the record's own fields
+    (never from the backend's name): a policy for model runs (time base
+    'model'), otherwise a kernel build, and on a kernel that declares one,
+    its policy too. A seeded mutant is a set of its own."""
+    compares: str                # "policy" or "kernel"
+    name: str
+    policy: str | None
+    mutant_of: str | None
 
-
-def _default_label(result_set: ResultSet) -> str:
-    if result_set.policy:
-        return result_set.policy
-    if result_set.is_model:
-        return _model_policy(result_set.first_test)
-    if result_set.tests:
-        names = collections.Counter(r["provenance"]["kernel"]["name"]
-                                    for r in result_set.tests.values())
-        return names.most_common(1)[0][0]
-    return Path(result_set.source).name
+    @staticmethod
+    def of(record: dict) -> "SetIdentity":
+        kernel = record["provenance"]["kernel"]
+        policy = record.get("policy") or kernel.get("policy") or None
+        mutant_of = record.get("mutant_of") or None
+        if record["provenance"]["machine"].get("time_base") == MODEL_TIME_BASE:
+            return SetIdentity("policy", policy or "model", policy, mutant_of)
+        name = kernel["name"]
+        if record.get("policy"):
+            name += "/" + record["policy"]
+        return SetIdentity("kernel", name, policy, mutant_of)
 
 
 def load_result_sets(source: str) -> list:
-    """Load one RESULTS argument.
-
-    Usually one set. A model-backend file that holds several policies is split
-    into one set per policy, in order of first appearance, because a policy is
-    what a model comparison compares.
-    """
+    """Load one RESULTS argument: one set per identity (SetIdentity) in the
+    file, in order of first appearance. A lab run writes every kernel's
+    records into one file, so a lab output gives one set per kernel build,
+    the first kernel first."""
     path = resolve_results_path(source)
     records, problems = read_records(path)
-    environments = [r["environment"] for _, r in records
+    environments = [(r.get("run_id"), r["environment"]) for _, r in records
                     if r["record"] == "environment"]
     tests = [(n, r) for n, r in records if r["record"] == "test"]
     if not tests:
@@ -281,38 +292,27 @@ def load_result_sets(source: str) -> list:
             "; " + "; ".join(problems) if problems else ""))
 
     groups = collections.OrderedDict()
-    model_policies = {_model_policy(r) for _, r in tests
-                      if r["backend"].startswith(MODEL_BACKEND_PREFIX)}
-    # Model records split by policy; records of a real kernel in the same
-    # file (a smoke run) stay together in a set after them.
-    split = len(model_policies) > 1
     for lineno, record in tests:
-        is_model = record["backend"].startswith(MODEL_BACKEND_PREFIX)
-        group = _model_policy(record) if split and is_model else None
-        groups.setdefault(group, []).append((lineno, record))
-    if split and None in groups:
-        groups.move_to_end(None)
+        groups.setdefault(SetIdentity.of(record), []).append((lineno, record))
 
     sets = []
-    for policy, group in groups.items():
-        result_set = ResultSet(source=source, path=path, policy=policy,
-                               environments=environments,
-                               problems=list(problems) if not sets else [])
+    for identity, group in groups.items():
+        run_ids = {r.get("run_id") for _, r in group}
+        own = [e for run_id, e in environments if run_id in run_ids]
+        result_set = ResultSet(
+            source=source, path=path, compares=identity.compares,
+            name=identity.name, policy=identity.policy,
+            mutant_of=identity.mutant_of,
+            environments=own or [e for _, e in environments],
+            problems=list(problems) if not sets else [])
         for lineno, record in group:
             key = TestKey.of(record)
             if key in result_set.tests:
                 result_set.problems.append(
-                    f"{path}:{lineno}: test {key.describe()!r} recorded again; "
-                    f"the later record replaces the earlier one")
+                    f"{path}:{lineno}: test {key.describe()!r} of "
+                    f"{identity.name} recorded again; the later record "
+                    f"replaces the earlier one")
             result_set.tests[key] = record
-        kernels = {(r["provenance"]["kernel"]["name"],
-                    r["provenance"]["kernel"]["release"])
-                   for r in result_set.tests.values()}
-        if len(kernels) > 1 and not result_set.is_model:
-            listed = ", ".join(f"{n} ({r})" for n, r in sorted(kernels))
-            result_set.problems.append(
-                f"{path}: records come from more than one kernel ({listed}); "
-                f"the set is labelled by the most common one")
-        result_set.label = _default_label(result_set)
+        result_set.label = identity.name
         sets.append(result_set)
     return sets

@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+from . import rows as row_model
 from . import stats
 from .compare import Report, MetricRow, set_letter
-from .table import clean, choose_decimals, format_pct, format_value
+from .table import choose_decimals, format_pct, format_value
+from .text import clean
 
 STAT_WIDTH = 10      # "CoeffVar  "
 FIELD_WIDTH = 12     # mmtests' default FieldLength
@@ -83,43 +85,39 @@ def _header(report: Report, op_width: int) -> list:
     return [(lead + "".join(tops)).rstrip(), (lead + "".join(bottoms)).rstrip()]
 
 
+MMTESTS_STATS = ("Min", "central", "Stddev", "CoeffVar", "Max")
+
+
 def _rows(report: Report, metric: MetricRow, op: str, op_width: int,
           marking: str) -> list:
+    """mmtests' statistics, taken from the metric's rows (rows.py); only
+    the marking of the central row may follow mmtests' rule instead."""
     base = metric.columns[0]
-    getters = [
-        ("Min", lambda s: s.min, metric.better),
-        (metric.central, lambda s: stats.central_value(s, metric.central),
-         metric.better),
-        ("Stddev", lambda s: s.stddev, "lower"),
-        ("CoeffVar", lambda s: s.coeff_var, "lower"),
-        ("Max", lambda s: s.max, metric.better),
-    ]
-    decimals = choose_decimals([get(c.summary) for c in metric.columns
-                                if c is not None for name, get, _ in getters
-                                if name not in ("Stddev", "CoeffVar")])
+    by_name = {r.name: r for r in row_model.stat_rows(report, metric)}
+    wanted = [metric.central if n == "central" else n for n in MMTESTS_STATS]
+    if metric.mode == "counted":
+        wanted = ["Ref", "Min", "Max"]
+    elif metric.mode == "deterministic":
+        wanted = ["Median", "Min", "Max"]
+    chosen = [by_name[n] for n in wanted]
+    decimals = choose_decimals([c.value for r in chosen if r.location
+                                for c in r.cells if c.text is None])
     lines = []
-    for name, get, better in getters:
-        text = name.ljust(STAT_WIDTH) + op.ljust(op_width)
-        for i, column in enumerate(metric.columns):
-            if column is None:
+    for stat_row in chosen:
+        text = stat_row.name.ljust(STAT_WIDTH) + op.ljust(op_width)
+        for i, stat_cell in enumerate(stat_row.cells):
+            column = metric.columns[i]
+            if stat_cell.text is not None:
                 text += "missing".rjust(FIELD_WIDTH) + " " + format_pct(None)
                 continue
-            value = get(column.summary)
-            places = 2 if name == "CoeffVar" else decimals
-            pct = None if base is None else stats.percent_change(
-                get(base.summary), value, better)
-            if i == 0 and value is not None and math.isfinite(value):
-                pct = 0.0
-            marked = False
-            if name == metric.central and i > 0 and base is not None:
-                if marking == "mmtests":
-                    marked = mmtests_significant(base.samples, column.samples,
-                                                 metric.central)
-                else:
-                    marked = bool(column.comparison is not None
-                                  and column.comparison.significant)
-            text += (format_value(value, places).rjust(FIELD_WIDTH) + " "
-                     + format_pct(pct, marked))
+            places = 2 if stat_row.name == "CoeffVar" else decimals
+            marked = stat_cell.marked
+            if (marking == "mmtests" and stat_row.name == metric.central
+                    and i > 0 and base is not None):
+                marked = mmtests_significant(base.samples, column.samples,
+                                             metric.central)
+            text += (format_value(stat_cell.value, places).rjust(FIELD_WIDTH)
+                     + " " + format_pct(stat_cell.pct, marked))
         lines.append(text.rstrip())
     return lines
 

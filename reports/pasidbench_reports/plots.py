@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .compare import Report, set_letter  # noqa: E402
-from .table import clean  # noqa: E402
+from .text import clean  # noqa: E402
 
 CPU_COUNT_PARAMS = ("spinning_cpus", "cpus")
 PASID_PARAM = "with_pasid"

@@ -12,13 +12,14 @@ panels that each repeat the baseline.
 from __future__ import annotations
 
 import math
-import textwrap
-import unicodedata
 
+from . import rows as row_model
 from . import stats
 from .compare import Report, MetricRow, set_letter
+from .environment import ENV_KEYS, environment_summary, environment_value  # noqa: F401
+from .outcomes import OUTCOME_TEXT, is_expected, outcome_text, verdict  # noqa: F401
+from .text import WIDTH, clean, clip, wrap  # noqa: F401
 
-WIDTH = 72
 LABEL_WIDTH = 8
 VALUE_WIDTH = 9
 PCT_WIDTH = 7
@@ -27,36 +28,7 @@ CELL_WIDTH = 1 + VALUE_WIDTH + 2 + PCT_WIDTH + 2
 SETS_PER_PANEL = (WIDTH - LABEL_WIDTH) // CELL_WIDTH
 OUTCOME_WIDTH = 11
 TRACE_LINES_SHOWN = 6
-ENV_KEYS = ("kernel", "cpu", "topology", "governor", "mitigations",
-            "pasid hw", "pasidbench")
 ENV_VALUE_MAX = 120
-
-
-def clean(text) -> str:
-    """Text from result files, made safe for a fixed-width mail body:
-    control characters (escape sequences, tabs, newlines) become spaces or
-    '?', so that a hostile or broken string cannot reflow the table."""
-    out = []
-    for ch in str(text):
-        if ch in "\t\n\r":
-            out.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append("?")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
-
-
-def wrap(text: str, indent: str = "", subsequent: str | None = None) -> list:
-    if subsequent is None:
-        subsequent = indent
-    return textwrap.wrap(clean(text), width=WIDTH, initial_indent=indent,
-                         subsequent_indent=subsequent,
-                         break_on_hyphens=False) or [indent.rstrip()]
 
 
 # ---------------------------------------------------------------- numbers
@@ -161,7 +133,28 @@ def _set_lines(report: Report) -> list:
     return lines
 
 
+LEGEND_COUNTED = (
+    "Per metric: Ref, the value in the reference schedule, and Min and Max "
+    "over the explored schedules (Scheds), each with (x%) its change "
+    "against A, where + is better. These are counts over schedules a "
+    "search enumerated, not random samples: no significance test applies; "
+    "Verdict compares the reference values.")
+LEGEND_DETERMINISTIC = (
+    "Per metric: Median, Min and Max of each set and (x%) its change "
+    "against A, where + is better. Timed in virtual time (icount), runs "
+    "repeat to the instruction: differences are shown as they are, without "
+    "noise statistics.")
+
+
 def _legend(report: Report) -> list:
+    modes = {m.mode for m in report.metrics}
+    lines = []
+    if "counted" in modes:
+        lines += wrap(LEGEND_COUNTED)
+    if "deterministic" in modes:
+        lines += wrap(LEGEND_DETERMINISTIC)
+    if modes and "measured" not in modes:
+        return lines
     level = round((1 - report.alpha) * 100)
     text = (
         f"Per metric: Min, Amean (Hmean for rates), Median, Stddev, CoeffVar"
@@ -172,103 +165,7 @@ def _legend(report: Report) -> list:
         f" not significant. Warnings: CoeffVar over "
         f"{report.cov_warn_pct:g}%, fewer than {stats.RECOMMENDED_SAMPLES}"
         f" samples.")
-    return wrap(text)
-
-
-def _flatten(value) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_flatten(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_flatten(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def environment_value(environment: dict, key: str) -> str | None:
-    if key not in environment:
-        return None
-    value = environment[key]
-    if key == "kernel" and isinstance(value, dict):
-        return value.get("release", _flatten(value))
-    if key == "pasidbench" and isinstance(value, dict):
-        return value.get("revision", _flatten(value))
-    return _flatten(value)
-
-
-def _dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _cpu_summary(cpu: dict) -> str:
-    parts = [str(cpu.get("model", "?"))]
-    ids = " ".join(f"{name} {cpu[key]}" for name, key in (
-        ("family", "family"), ("model", "model_number"),
-        ("stepping", "stepping")) if key in cpu)
-    if ids:
-        parts[0] += f" ({ids})"
-    count = cpu.get("count", cpu.get("logical_cpus"))
-    if count is not None:
-        parts.append(f"{count} CPUs")
-    microcode = str(cpu.get("microcode", ""))
-    if microcode and not microcode.startswith("not "):
-        parts.append(f"microcode {microcode}")
-    if _dict(cpu.get("flags")).get("hypervisor"):
-        parts.append("under a hypervisor")
-    return ", ".join(parts)
-
-
-def _mitigations_summary(environment: dict) -> str | None:
-    """The kernel's mitigations= choice and which vulnerabilities the
-    kernel reports as open; the full list is in the HTML page."""
-    parts = []
-    cmdline = str(_dict(environment.get("kernel")).get("cmdline", ""))
-    chosen = [word for word in cmdline.split()
-              if word.startswith("mitigations=")]
-    parts.append(chosen[-1] if chosen else "mitigations= not set")
-    vulnerabilities = _dict(_dict(environment.get("cpu")).get(
-        "vulnerabilities"))
-    if not vulnerabilities and not chosen:
-        return None
-    if vulnerabilities:
-        states = [str(v) for v in vulnerabilities.values()]
-        open_ = sorted(k for k, v in vulnerabilities.items()
-                       if str(v).startswith("Vulnerable"))
-        mitigated = sum(v.startswith("Mitigation") for v in states)
-        parts.append("vulnerable: " + (", ".join(open_) or "none"))
-        parts.append(f"{mitigated} mitigated")
-    return "; ".join(parts)
-
-
-def _pasid_hardware_summary(environment: dict) -> str | None:
-    flags = _dict(_dict(environment.get("cpu")).get("flags"))
-    dsa = _dict(environment.get("dsa"))
-    sva = _dict(_dict(environment.get("iommu")).get("sva"))
-    if not (flags or dsa or sva):
-        return None
-    def yes_no(value):
-        return "?" if value is None else ("yes" if value else "no")
-    return (f"ENQCMD {yes_no(flags.get('enqcmd'))}, DSA "
-            f"{yes_no(dsa.get('present'))}, IOMMU PASID "
-            f"{yes_no(sva.get('iommu_pasid_capable'))}")
-
-
-def environment_summary(environment: dict, key: str) -> str | None:
-    """One short line per ENV_KEYS key for the mail table, from the
-    environment record as the host backend writes it (details nested under
-    cpu/kernel/iommu/dsa); a top-level key of that name wins."""
-    if key in environment and key not in ("cpu", "kernel"):
-        return environment_value(environment, key)
-    cpu = _dict(environment.get("cpu"))
-    if key == "cpu" and cpu:
-        return _cpu_summary(cpu)
-    if key in ("topology", "governor") and key in cpu:
-        return _flatten(cpu[key])
-    if key == "mitigations":
-        return _mitigations_summary(environment)
-    if key == "pasid hw":
-        return _pasid_hardware_summary(environment)
-    return environment_value(environment, key)
+    return lines + wrap(text)
 
 
 def _environment_lines(report: Report) -> list:
@@ -314,104 +211,43 @@ def _header_lines(report: Report, panel: list) -> list:
     return [line for line in lines if line]
 
 
+def _text_cell(stat_cell) -> str:
+    if stat_cell.text is not None:
+        return whole_cell(stat_cell.text)
+    return whole_cell(format_ci(stat_cell.value, stat_cell.high))
+
+
 def _stat_rows(report: Report, metric: MetricRow, panel: list) -> list:
-    base = metric.columns[0]
-    columns = [metric.columns[i] for i in panel]
-    stat_getters = [
-        ("Min", lambda s: s.min, metric.better),
-        (metric.central,
-         lambda s: stats.central_value(s, metric.central), metric.better),
-        ("Median", lambda s: s.median, metric.better),
-        ("Stddev", lambda s: s.stddev, "lower"),
-        ("CoeffVar", lambda s: s.coeff_var, "lower"),
-        ("Max", lambda s: s.max, metric.better),
-    ]
-    # Spread rows take the decimals of the location rows, so a tiny
-    # stddev cannot push the values out of their columns.
-    shown = [get(c.summary) for c in metric.columns if c is not None
-             for name, get, _ in stat_getters
-             if name not in ("CoeffVar", "Stddev")]
+    """Formats the metric's rows (rows.stat_rows) for the columns of one
+    panel; spread rows take the decimals of the location rows, so that a
+    tiny stddev cannot push the values out of their columns."""
+    stat_rows = [r for r in row_model.stat_rows(report, metric)
+                 if not r.detail]
+    shown = [c.value for r in stat_rows if r.numeric and r.location
+             for c in r.cells if c.text is None]
     decimals = choose_decimals(shown)
     lines = []
-    for name, get, better in stat_getters:
+    for stat_row in stat_rows:
         cells = []
-        places = 2 if name == "CoeffVar" else decimals
-        for i, column in zip(panel, columns):
-            if column is None:
-                cells.append(cell("missing"))
-                continue
-            value = get(column.summary)
-            value_text = format_value(value, places)
-            if base is None:
-                cells.append(cell(value_text, format_pct(None)))
-                continue
-            pct = stats.percent_change(get(base.summary), value, better)
-            if i == 0 and value is not None and math.isfinite(value):
-                pct = 0.0
-            marked = (name in (metric.central, "Median")
-                      and column.comparison is not None
-                      and column.comparison.significant)
-            cells.append(cell(value_text, format_pct(pct, marked)))
-        lines.append(row(name, cells))
-
-    lines.append(row("Samples", [
-        cell("missing" if c is None else str(c.summary.n)) for c in columns]))
-    level = round((1 - report.alpha) * 100)
-    p_cells, ci_cells, verdict_cells = [], [], []
-    for i, column in zip(panel, columns):
-        comparison = column.comparison if column is not None else None
-        if i == 0:
-            p_cells.append(whole_cell("-"))
-            ci_cells.append(whole_cell("-"))
-            verdict_cells.append(whole_cell("baseline"))
-        elif comparison is None:
-            p_cells.append(whole_cell("-"))
-            ci_cells.append(whole_cell("-"))
-            verdict_cells.append(whole_cell("n/a"))
-        else:
-            p_cells.append(whole_cell(format_p(comparison.p_value)))
-            ci_cells.append(whole_cell(format_ci(comparison.ci_low,
-                                                 comparison.ci_high)))
-            verdict = comparison.verdict
-            if comparison.significant:
-                verdict = f"*{verdict}*"
-            verdict_cells.append(whole_cell(verdict))
-    lines.append(row("U-test p", p_cells))
-    lines.append(row(f"CI{level}", ci_cells))
-    lines.append(row("Verdict", verdict_cells))
+        for i in panel:
+            stat_cell = stat_row.cells[i]
+            if stat_row.count:
+                cells.append(cell(stat_cell.text))
+            elif not stat_row.numeric:
+                cells.append(_text_cell(stat_cell))
+            elif stat_cell.text is not None:
+                cells.append(cell(stat_cell.text))
+            else:
+                places = 2 if stat_row.name == "CoeffVar" else decimals
+                cells.append(cell(format_value(stat_cell.value, places),
+                                  format_pct(stat_cell.pct,
+                                             stat_cell.marked)))
+        lines.append(row(stat_row.name, cells))
     return lines
 
 
 def metric_notes(report: Report, metric: MetricRow) -> list:
-    """Warnings and notes for one metric, as unwrapped sentences."""
-    notes = []
-    present = [(set_letter(i), c) for i, c in enumerate(metric.columns)
-               if c is not None]
-    noisy = [(letter, c.summary.coeff_var) for letter, c in present
-             if c.summary.coeff_var > report.cov_warn_pct]
-    if noisy:
-        notes.append(
-            f"! {', '.join(l for l, _ in noisy)}: CoeffVar above "
-            f"{report.cov_warn_pct:g}% ("
-            + ", ".join(f"{v:.1f}%" for _, v in noisy)
-            + "): too noisy to trust")
-    single = [letter for letter, c in present if c.summary.n == 1]
-    if single:
-        notes.append(f"! {', '.join(single)}: a single sample: no spread, "
-                     f"no significance test")
-    few = [(letter, c.summary.n) for letter, c in present
-           if 1 < c.summary.n < stats.RECOMMENDED_SAMPLES]
-    if few:
-        notes.append(
-            f"! {', '.join(l for l, _ in few)}: fewer than "
-            f"{stats.RECOMMENDED_SAMPLES} samples ("
-            + ", ".join(str(n) for _, n in few)
-            + "): the test has little power")
-    for letter, column in present:
-        if column.note:
-            notes.append(f"note {letter}: {column.note}")
-    notes.extend(f"note: {text}" for text in metric.notes)
-    return notes
+    return row_model.metric_notes(report, metric)
 
 
 def _metric_note_lines(report: Report, metric: MetricRow) -> list:
@@ -452,52 +288,6 @@ def _benchmark_lines(report: Report) -> list:
 
 
 # ---------------------------------------------------------------- conformance
-
-OUTCOME_TEXT = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP",
-                "error": "ERROR", "crashed": "CRASHED", "timeout": "TIMEOUT",
-                "incomplete": "INCOMPLETE"}
-
-
-def verdict(record: dict) -> str:
-    """What the run makes of a record, as results/verdict.cc decides it:
-    passed, failed, skipped, xfail (failed as the suite expects), caught (a
-    seeded mutant caught here) or not-caught (a seeded mutant this test did
-    not catch; some other test must)."""
-    outcome = record["outcome"]
-    if outcome == "skip":
-        return "skipped"
-    if record.get("expected_outcome") == "fail":
-        return "xfail" if outcome == "fail" else "failed"
-    if record.get("mutant_of"):
-        if outcome == "fail":
-            return "caught"
-        if outcome in ("pass", "incomplete"):
-            return "not-caught"
-        return "failed"
-    return "passed" if outcome == "pass" else "failed"
-
-
-def is_expected(record: dict) -> bool:
-    """Not a failure of the run: passed, skipped, xfail, caught, not-caught."""
-    return verdict(record) != "failed"
-
-
-def outcome_text(record: dict) -> str:
-    """PASS/FAIL/INCOMPLETE/...; a failure the suite expects is XFAIL, one
-    that passed XPASS; a seeded mutant's failure is CAUGHT, its pass (or
-    incomplete search) NOT CAUGHT."""
-    outcome = record["outcome"]
-    v = verdict(record)
-    if v == "xfail":
-        return "XFAIL"
-    if record.get("expected_outcome") == "fail" and outcome == "pass":
-        return "XPASS"
-    if v == "caught" or (record.get("mutant_of") and outcome == "fail"):
-        return "CAUGHT"
-    if v == "not-caught":
-        return "NOT CAUGHT"
-    return OUTCOME_TEXT[outcome]
-
 
 def _skip_reason_lines(report: Report) -> list:
     """Each distinct SKIP reason once, with the sets it came from."""
@@ -580,7 +370,10 @@ def _failure_lines(letter: str, conformance_row, record: dict) -> list:
 # ---------------------------------------------------------------- whole
 
 def render(report: Report) -> str:
-    lines = wrap(f"pasidbench comparison: {len(report.sets)} result "
+    lines = []
+    if report.title:
+        lines += ["=" * WIDTH, clean(report.title), "=" * WIDTH]
+    lines += wrap(f"pasidbench comparison: {len(report.sets)} result "
                  f"set{'s' if len(report.sets) != 1 else ''}, A is the "
                  f"baseline")
     lines.append("-" * WIDTH)
@@ -588,13 +381,14 @@ def render(report: Report) -> str:
     for warning in report.warnings:
         lines += wrap("!! " + warning, subsequent="   ")
     lines.append("")
-    lines += _environment_lines(report)
-    lines.append("")
-    lines += _legend(report)
-    lines.append("")
-    if report.selection_note:
-        lines += wrap(report.selection_note) + [""]
-    lines += _benchmark_lines(report)
+    if not report.conformance_only:
+        lines += _environment_lines(report)
+        lines.append("")
+        lines += _legend(report)
+        lines.append("")
+        if report.selection_note:
+            lines += wrap(report.selection_note) + [""]
+        lines += _benchmark_lines(report)
     conformance = _conformance_lines(report)
     if conformance:
         lines += conformance + [""]

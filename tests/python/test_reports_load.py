@@ -52,11 +52,37 @@ def test_model_file_with_several_policies_is_split(tmp_path):
     assert all(s.environment["kernel"]["release"] == "model" for s in sets)
 
 
-def test_host_file_with_two_kernels_is_one_set_with_a_warning(tmp_path):
-    records = [fx.test_record("w", {"i": i}, {"m": fx.metric(BASE)},
-                              kernel=kernel, release=kernel)
-               for i, kernel in enumerate(["k1", "k1", "k2"])]
+def test_a_file_with_two_kernels_gives_one_set_per_kernel(tmp_path):
+    # A lab run writes every kernel's records into one results.jsonl.
+    records = [fx.environment_record(release="k2", run_id="run-k2"),
+               fx.environment_record(release="k1", run_id="run-k1")]
+    for kernel in ("k2", "k1"):
+        for i in range(2):
+            record = fx.test_record("w", {"i": i}, {"m": fx.metric(BASE)},
+                                    kernel=kernel, release=kernel)
+            record["run_id"] = f"run-{kernel}"
+            records.append(record)
     fx.write_results(tmp_path, records)
-    [result_set] = load.load_result_sets(str(tmp_path))
-    assert result_set.label == "k1"
-    assert any("more than one kernel" in p for p in result_set.problems)
+    sets = load.load_result_sets(str(tmp_path))
+    assert [s.label for s in sets] == ["k2", "k1"]
+    assert [len(s.tests) for s in sets] == [2, 2]
+    assert [s.environment["kernel"]["release"] for s in sets] == ["k2", "k1"]
+    assert not any(s.problems for s in sets)
+
+
+def test_what_a_set_compares_comes_from_record_fields(tmp_path):
+    # The backend's name is not read: a model record is one timed in
+    # model time, and its set is its policy field.
+    record = fx.model_record("mm-lifetime", "w", {}, {"m": fx.metric(BASE)})
+    record["backend"] = "some-other-name"
+    mutant = fx.model_record("mm-lifetime/fork-inherits", "w", {},
+                             {"m": fx.metric(BASE)})
+    mutant["mutant_of"] = "mm-lifetime"
+    host = fx.test_record("w", {}, {"m": fx.metric(BASE)},
+                          kernel="6.1-pasid", policy="mm-lifetime")
+    fx.write_results(tmp_path, [record, mutant, host])
+    sets = load.load_result_sets(str(tmp_path))
+    assert [(s.compares, s.label, s.mutant_of) for s in sets] == [
+        ("policy", "mm-lifetime", None),
+        ("policy", "mm-lifetime/fork-inherits", "mm-lifetime"),
+        ("kernel", "6.1-pasid/mm-lifetime", None)]

@@ -99,4 +99,4 @@ def test_scaling_plot_with_zero_cpus_and_unmeasured_metric(tmp_path):
     fx.write_results(tmp_path / "a", records)
     code, out, err = fx.run_cli([tmp_path / "a", "--out", tmp_path / "r"])
     assert code == 0, err
-    assert list((tmp_path / "r" / "plots").glob("scaling-*.png"))
+    assert list((tmp_path / "r" / "plots" / "kernel").glob("scaling-*.png"))

@@ -239,10 +239,11 @@ def test_emulated_mixed_with_bare_metal_is_flagged_top_and_bottom(tmp_path):
                      time_base="virtual-icount")]
     _, out, err = fx.run_cli(sets)
     flat = " ".join(out.split())
+    # In the summary, and above and below the table.
     assert flat.count("!! MIXED: this compares emulated (B) with bare-metal "
-                      "(A)") == 2
+                      "(A)") == 3
     assert flat.count("!! EMULATED: B measured in an emulated VM (TCG): "
-                      "emulator numbers") == 2
+                      "emulator numbers") == 3
     assert "VIRTUAL TIME: B" in flat
     assert "MIXED" in err
     assert "EMULATED (TCG)" in flat
