@@ -193,10 +193,10 @@ Scenario long_lived_binders(const ParamValues& p) {
     sc.tasks.push_back(task("binder-thread", false, std::move(worker)));
   }
   if (handoff)
-    sc.tasks.push_back(task("successor", true,
-                            {latch(StepOp::kAwait, "closed"), op(StepOp::kBind),
-                             submit(1, SubmitExpect::kOk), timed(StepOp::kSleep, 20000),
-                             op(StepOp::kUnbind)}));
+    sc.tasks.push_back(
+        task("successor", true,
+             {latch(StepOp::kAwait, "closed"), op(StepOp::kBind), submit(1, SubmitExpect::kOk),
+              timed(StepOp::kSleep, 20000), op(StepOp::kUnbind)}));
 
   if (p.get_int("bystanders") > 0)
     sc.tasks.push_back(

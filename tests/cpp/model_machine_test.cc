@@ -405,8 +405,9 @@ TEST(ModelMachine, StalePasidHeldIsCaughtWithoutASubmission) {
   Recorded bad = reference(sc, policy("mm-lifetime/fork-inherits"));
   EXPECT_EQ(bad.result.violation_kind, static_cast<int>(Violation::kStalePasidHeld));
   EXPECT_EQ(bad.result.violations[static_cast<int>(Violation::kIsolation)], 0);
-  EXPECT_GE(time_of(bad.trace, "stale_pasid_held: child.1 (mm1) runs user code with PASID 1 "
-                               "which belongs to mm0"),
+  EXPECT_GE(time_of(bad.trace,
+                    "stale_pasid_held: child.1 (mm1) runs user code with PASID 1 "
+                    "which belongs to mm0"),
             0);
   SearchResult good = search(sc, policy("mm-lifetime"), Strategy::kExhaustive, 0, 2);
   EXPECT_EQ(good.found.violation, -1);
@@ -453,8 +454,9 @@ TEST(ModelMachine, APasidTableEntryWithoutItsBindingIsStale) {
   PolicyInfo realloc = test_policy<BindReallocates>("mm-lifetime/bind-reallocates", "mm-lifetime");
   Recorded bad = reference(sc, realloc);
   EXPECT_EQ(bad.result.violation_kind, static_cast<int>(Violation::kPasidTableStale));
-  EXPECT_GE(time_of(bad.trace, "pasid_table_stale: the PASID table maps PASID 1 to mm0, whose "
-                               "PASID is 2"),
+  EXPECT_GE(time_of(bad.trace,
+                    "pasid_table_stale: the PASID table maps PASID 1 to mm0, whose "
+                    "PASID is 2"),
             0);
   Recorded good = reference(sc, policy("mm-lifetime"));
   EXPECT_EQ(good.result.violation_kind, -1);

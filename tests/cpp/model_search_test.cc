@@ -294,10 +294,8 @@ TEST(ModelShrink, KeepsTheStepAndOutcomeOfAnUnexpectedOutcome) {
 // and four CPUs) shrinks to a short one that shows the same kind, and the
 // shrinker goes on past its first local minimum.
 TEST(ModelShrink, ALongCounterexampleShrinksToThirtyEventsOrFewer) {
-  Scenario sc = canonical("thread-pool", {{"tasks", "6"},
-                                          {"cpus", "4"},
-                                          {"binder", "unbinds"},
-                                          {"submits", "2"}});
+  Scenario sc = canonical("thread-pool",
+                          {{"tasks", "6"}, {"cpus", "4"}, {"binder", "unbinds"}, {"submits", "2"}});
   const PolicyInfo& p = policy("resync-ipi/free-before-ack");
   SearchResult s = search(sc, p, Strategy::kPct, 10000);
   ASSERT_GE(s.found.violation, 0);
