@@ -1,11 +1,16 @@
 // pasidbench: benchmark and conformance suite for Linux kernel PASID policies.
+#include <cstring>
 #include <iostream>
 
 #include "platform/file_io.h"
 #include "platform/input_error.h"
+#include "runners/backends/host/scenario_interpreter.h"
 #include "runners/cli/commands.h"
 
 int main(int argc, char** argv) {
+  // A scenario task that exec'd carries on here (never returns).
+  if (argc == 3 && std::strcmp(argv[1], pasidbench::kExecContinueCommand) == 0)
+    pasidbench::continue_scenario_after_exec(argv[2]);
   CLI::App app{
       "pasidbench: benchmark and conformance suite for Linux kernel PASID policies.\n"
       "Exit codes: 0 all passed (skips included), 1 a check or test failed, 2 bad input.",

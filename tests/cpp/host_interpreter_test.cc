@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <set>
 
 #include "runners/backends/host/scenario_interpreter.h"
@@ -185,8 +186,10 @@ start = "initial"
 program = [ { op = "bind" }, { op = "exec" } ]
 )",
                                    "exec.toml");
-  EXPECT_NE(host_cannot_run(sc).find("scenario uses exec (task 'main')"), std::string::npos);
   StandInDevice dev;
+  EXPECT_NE(
+      host_cannot_run(sc, dev).find("scenario uses exec (task 'main'), which stand-in cannot"),
+      std::string::npos);
   EXPECT_FALSE(run_scenario_on_host(sc, dev).error.empty());
 }
 
@@ -195,9 +198,100 @@ TEST(HostInterpreter, ExpectationsMatchHostOutcomes) {
   EXPECT_TRUE(outcome_matches(SubmitExpect::kOk, "ok"));
   EXPECT_FALSE(outcome_matches(SubmitExpect::kOk, "gp_sigsegv"));
   EXPECT_TRUE(outcome_matches(SubmitExpect::kGpSigsegv, "gp_sigsegv"));
-  for (const char* o : {"fault", "timeout", "no_portal"})
+  for (const char* o : {"fault", "fault_unbound", "timeout", "no_portal"})
     EXPECT_TRUE(outcome_matches(SubmitExpect::kFaultUnbound, o));
   EXPECT_FALSE(outcome_matches(SubmitExpect::kFaultUnbound, "ok"));
+}
+
+// exec is a real execve() of pasidbench, which carries on with the task's
+// program: inside a repeat (three execs in a row), with the files kept and
+// the portal gone, a forked child still waited for, latches shared, and the
+// other threads of the process killed (a sleeper that would hold the run
+// for 30 s).
+TEST(HostInterpreter, ExecCarriesOnInANewImage) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "exec"
+[[task]]
+name = "main"
+start = "initial"
+program = [
+  { op = "bind" },
+  { op = "submit", expect = "ok" },
+  { op = "fork", task = "child" },
+  { op = "clone_thread", task = "sleeper" },
+  { op = "repeat", count = 3, body = [ { op = "signal", flag = "tick" }, { op = "exec" } ] },
+  { op = "submit", expect = "fault_unbound" },
+  { op = "bind" },
+  { op = "submit", count = 2, expect = "ok" },
+  { op = "unbind" },
+  { op = "unbind" },
+  { op = "submit", expect = "fault_unbound" },
+  { op = "await", flag = "tick", count = 3 },
+  { op = "wait", task = "child" },
+]
+[[task]]
+name = "child"
+program = [ { op = "submit", expect = "fault_unbound" }, { op = "signal", flag = "child" } ]
+[[task]]
+name = "sleeper"
+program = [ { op = "sleep", ns = 30000000000 } ]
+)",
+                                   "exec.toml");
+  set_exec_image(PASIDBENCH_BINARY);
+  LoopbackDevice dev;
+  EXPECT_EQ(host_cannot_run(sc, dev), "");
+  auto t0 = std::chrono::steady_clock::now();
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  set_exec_image("/proc/self/exe");
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.unexpected, 0) << res.first_unexpected;
+  EXPECT_EQ(res.outcomes["ok"], 3);
+  EXPECT_EQ(res.outcomes["no_portal"], 3);
+  EXPECT_EQ(res.tasks, 3);
+}
+
+// A failed exec is the run's error, with the reason.
+TEST(HostInterpreter, ExecOfAMissingImageIsAnError) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "exec"
+[[task]]
+name = "main"
+start = "initial"
+program = [ { op = "exec" } ]
+)",
+                                   "exec.toml");
+  set_exec_image("/nonexistent/pasidbench");
+  LoopbackDevice dev;
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  set_exec_image("/proc/self/exe");
+  EXPECT_NE(res.error.find("exec /nonexistent/pasidbench: No such file or directory"),
+            std::string::npos)
+      << res.error;
+}
+
+// An unfixed #GP ends the task, as SIGSEGV does in the model: the rest of
+// its program does not run.
+TEST(HostInterpreter, AGpSigsegvEndsTheTask) {
+  class GpDevice : public LoopbackDevice {
+   public:
+    std::string submit(int, int64_t*, int*) override { return "gp_sigsegv"; }
+  };
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "gp"
+[[task]]
+name = "main"
+start = "initial"
+program = [ { op = "bind" }, { op = "submit", count = 5 }, { op = "signal", flag = "after" } ]
+)",
+                                   "gp.toml");
+  GpDevice dev;
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.outcomes["gp_sigsegv"], 1);
 }
 
 }  // namespace

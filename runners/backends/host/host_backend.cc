@@ -56,6 +56,8 @@ class HostBackend : public Backend {
   }
 
   ResultRecord run_micro(const TestCase& test) {
+    if (test.workload.rfind("micro:pasidlab-", 0) == 0)
+      return skip(test.workload + " measures pasidlab.ko: it runs on the kmod:<policy> backends");
     MicroPlan plan = plan_micro(test.workload, test.params);
     switch (plan.runner) {
       case MicroPlan::Runner::kGoogleBenchmark:
@@ -84,7 +86,6 @@ class HostBackend : public Backend {
   }
 
   ResultRecord run_scenario(const TestCase& test) {
-    if (std::string why = host_cannot_run(test.scenario); !why.empty()) return skip(why);
     PasidProbe probe = probe_pasid_path();
     if (!probe.ready()) return skip(probe.skip_reason());
     SubmitPreference pref = SubmitPreference::kAuto;
@@ -92,6 +93,7 @@ class HostBackend : public Backend {
     WorkQueueDevice device(probe.usable_queues.front(), pref,
                            static_cast<int>(test.params.get_int("max_retries")),
                            std::chrono::milliseconds(test.params.get_int("completion_timeout_ms")));
+    if (std::string why = host_cannot_run(test.scenario, device); !why.empty()) return skip(why);
     InterpreterResult result = run_scenario_on_host(test.scenario, device);
     ResultRecord r;
     fill_from_interpreter(result, &r);

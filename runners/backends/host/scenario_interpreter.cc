@@ -1,5 +1,6 @@
 #include "runners/backends/host/scenario_interpreter.h"
 
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -16,6 +17,10 @@
 #include <climits>
 #include <cstring>
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <span>
+
+#include "suites/workload/scenario_toml.h"
 
 namespace pasidbench {
 
@@ -26,13 +31,13 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxLatches = 256;
 constexpr uint32_t kMaxSamples = 16384;
 constexpr uint32_t kMaxProcesses = 4096;
-constexpr int kOutcomeKinds = 7;
+constexpr size_t kMaxOutcomeKinds = 16;
 
 // Everything tasks in different processes share; lives in a MAP_SHARED
 // mapping made before the first fork.
 struct SharedState {
   std::atomic<uint32_t> latches[kMaxLatches];
-  std::atomic<int64_t> outcomes[kOutcomeKinds];
+  std::atomic<int64_t> outcomes[kMaxOutcomeKinds];
   std::atomic<int64_t> unexpected, retries, tasks;
   std::atomic<uint32_t> abort;
   std::atomic<int> first_unexpected_claimed;
@@ -50,6 +55,7 @@ struct Interpreter {
   const Scenario* scenario = nullptr;
   TaskDevice* device = nullptr;
   SharedState* shared = nullptr;
+  int shared_fd = -1;  // the memfd behind `shared`, for exec
   std::map<std::string, int> latch_index;
 };
 Interpreter interp;  // set before the first fork, so every process has it
@@ -118,12 +124,30 @@ std::string signal_text(int sig) {
   return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+// Where a task is in its program: per nesting level, the step and, for a
+// repeat, the iteration. exec carries it into the new image.
+struct ProgramPoint {
+  size_t index = 0;
+  int64_t iteration = 0;
+};
+
 struct Task {
   const TaskTemplate* tmpl = nullptr;
   int uid = 0;
   std::map<std::string, std::vector<pthread_t>> threads;  // started by this task
   std::map<std::string, std::vector<pid_t>> processes;
+  std::vector<ProgramPoint> pc;
 };
+
+std::string& exec_image() {
+  static std::string path = "/proc/self/exe";
+  return path;
+}
+
+std::map<std::string, ExecDeviceFactory>& exec_devices() {
+  static std::map<std::string, ExecDeviceFactory> devices;
+  return devices;
+}
 
 void run_program(Task& task);
 
@@ -198,8 +222,9 @@ void wait_for(Task& task, const std::string& name) {
 void record_submit(Task& task, const Step& step, const std::string& outcome, int64_t ns,
                    int retries) {
   SharedState* s = interp.shared;
-  const auto& kinds = host_outcome_kinds();
+  const auto& kinds = interp.device->outcome_kinds();
   auto it = std::find(kinds.begin(), kinds.end(), outcome);
+  if (it == kinds.end()) throw std::logic_error("device returned an unlisted outcome: " + outcome);
   s->outcomes[it - kinds.begin()].fetch_add(1);
   s->retries.fetch_add(retries);
   if (outcome == "ok") push_sample(s->submit_ns, s->n_submit, static_cast<double>(ns));
@@ -213,66 +238,134 @@ void record_submit(Task& task, const Step& step, const std::string& outcome, int
   }
 }
 
-void run_steps(Task& task, const std::vector<Step>& steps) {
-  for (const Step& step : steps) {
-    check_abort();
-    switch (step.op) {
-      case StepOp::kBind: {
-        int64_t ns = 0;
-        std::string err = interp.device->bind(task.uid, &ns);
-        if (!err.empty()) {
-          fail_run("bind by task '" + task.tmpl->name + "': " + err);
-          throw TaskAbort{};
-        }
-        push_sample(interp.shared->bind_ns, interp.shared->n_bind, static_cast<double>(ns));
-        break;
-      }
-      case StepOp::kUnbind: {
-        int64_t ns = 0;
-        interp.device->unbind(task.uid, &ns);
-        push_sample(interp.shared->unbind_ns, interp.shared->n_unbind, static_cast<double>(ns));
-        break;
-      }
-      case StepOp::kSubmit:
-        for (int64_t i = 0; i < step.count; ++i) {
-          int64_t ns = 0;
-          int retries = 0;
-          std::string outcome = interp.device->submit(task.uid, &ns, &retries);
-          record_submit(task, step, outcome, ns, retries);
-        }
-        break;
-      case StepOp::kCompute:
-        spin_for(step.duration_ns);
-        break;
-      case StepOp::kSleep:
-        sleep_for(step.duration_ns);
-        break;
-      case StepOp::kCloneThread:
-        for (int64_t i = 0; i < step.count; ++i)
-          start_thread(task, interp.scenario->find(step.task));
-        break;
-      case StepOp::kFork:
-        for (int64_t i = 0; i < step.count; ++i)
-          task.processes[step.task].push_back(start_process(interp.scenario->find(step.task)));
-        break;
-      case StepOp::kExec:
-        throw std::runtime_error("exec is not supported by the host interpreter");
-      case StepOp::kExit:
-        throw TaskExit{};
-      case StepOp::kWait:
-        wait_for(task, step.task);
-        break;
-      case StepOp::kSignal:
-        signal_latch(interp.latch_index.at(step.flag));
-        break;
-      case StepOp::kAwait:
-        await_latch(interp.latch_index.at(step.flag), step.count);
-        break;
-      case StepOp::kRepeat:
-        for (int64_t i = 0; i < step.count; ++i) run_steps(task, step.body);
-        break;
-    }
+void run_steps(Task& task, const std::vector<Step>& steps,
+               std::span<const ProgramPoint> resume = {});
+
+// execve() of this program, which carries on after the exec step with the
+// same shared state and the device's open files (docs/host.md).
+void exec_task(Task& task) {
+  nlohmann::json points = nlohmann::json::array();
+  for (const ProgramPoint& p : task.pc) points.push_back({p.index, p.iteration});
+  nlohmann::json processes = nlohmann::json::object();
+  for (const auto& [name, pids] : task.processes) processes[name] = pids;
+  nlohmann::json j = {{"scenario", scenario_to_toml(*interp.scenario)},
+                      {"template", task.tmpl->name},
+                      {"uid", task.uid},
+                      {"resume", points},
+                      {"processes", processes},
+                      {"device_kind", interp.device->exec_kind()},
+                      {"device_state", interp.device->state_for_exec()},
+                      {"shared_fd", interp.shared_fd},
+                      {"exec_image", exec_image()}};
+  const std::string text = j.dump();
+  int fd = ::memfd_create("pasidbench-exec", 0);  // inherited: the new image reads it
+  if (fd < 0) throw std::runtime_error(std::string("memfd_create: ") + std::strerror(errno));
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(std::string("write exec state: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
   }
+  ::fcntl(interp.shared_fd, F_SETFD, 0);
+  std::string fd_text = std::to_string(fd);
+  const std::string& image = exec_image();
+  char* argv[] = {const_cast<char*>(image.c_str()), const_cast<char*>(kExecContinueCommand),
+                  fd_text.data(), nullptr};
+  ::execv(image.c_str(), argv);
+  int e = errno;
+  ::close(fd);
+  ::fcntl(interp.shared_fd, F_SETFD, FD_CLOEXEC);
+  throw std::runtime_error("exec " + image + ": " + std::strerror(e));
+}
+
+void run_step(Task& task, const Step& step) {
+  switch (step.op) {
+    case StepOp::kBind: {
+      int64_t ns = 0;
+      std::string err = interp.device->bind(task.uid, &ns);
+      if (!err.empty()) {
+        fail_run("bind by task '" + task.tmpl->name + "': " + err);
+        throw TaskAbort{};
+      }
+      push_sample(interp.shared->bind_ns, interp.shared->n_bind, static_cast<double>(ns));
+      break;
+    }
+    case StepOp::kUnbind: {
+      int64_t ns = 0;
+      interp.device->unbind(task.uid, &ns);
+      push_sample(interp.shared->unbind_ns, interp.shared->n_unbind, static_cast<double>(ns));
+      break;
+    }
+    case StepOp::kSubmit:
+      for (int64_t i = 0; i < step.count; ++i) {
+        int64_t ns = 0;
+        int retries = 0;
+        std::string outcome = interp.device->submit(task.uid, &ns, &retries);
+        record_submit(task, step, outcome, ns, retries);
+        // An unfixed #GP is a SIGSEGV: the task ends there, as in the model.
+        if (outcome == "gp_sigsegv") throw TaskExit{};
+      }
+      break;
+    case StepOp::kCompute:
+      spin_for(step.duration_ns);
+      break;
+    case StepOp::kSleep:
+      sleep_for(step.duration_ns);
+      break;
+    case StepOp::kCloneThread:
+      for (int64_t i = 0; i < step.count; ++i) start_thread(task, interp.scenario->find(step.task));
+      break;
+    case StepOp::kFork:
+      for (int64_t i = 0; i < step.count; ++i)
+        task.processes[step.task].push_back(start_process(interp.scenario->find(step.task)));
+      break;
+    case StepOp::kExec:
+      exec_task(task);
+      break;
+    case StepOp::kExit:
+      throw TaskExit{};
+    case StepOp::kWait:
+      wait_for(task, step.task);
+      break;
+    case StepOp::kSignal:
+      signal_latch(interp.latch_index.at(step.flag));
+      break;
+    case StepOp::kAwait:
+      await_latch(interp.latch_index.at(step.flag), step.count);
+      break;
+    case StepOp::kRepeat:
+      for (int64_t i = 0; i < step.count; ++i) {
+        task.pc.back().iteration = i;
+        run_steps(task, step.body);
+      }
+      break;
+  }
+}
+
+// `resume`: the point of an exec this image carries on from (the exec
+// step itself is done), one entry per nesting level.
+void run_steps(Task& task, const std::vector<Step>& steps, std::span<const ProgramPoint> resume) {
+  task.pc.push_back({});
+  size_t i = 0;
+  if (resume.size() == 1) {
+    i = resume[0].index + 1;
+  } else if (resume.size() > 1) {
+    i = resume[0].index;
+    const Step& repeat = steps.at(i);
+    for (int64_t k = resume[0].iteration; k < repeat.count; ++k) {
+      task.pc.back() = {i, k};
+      check_abort();
+      run_steps(task, repeat.body,
+                k == resume[0].iteration ? resume.subspan(1) : std::span<const ProgramPoint>{});
+    }
+    ++i;
+  }
+  for (; i < steps.size(); ++i) {
+    task.pc.back() = {i, 0};
+    check_abort();
+    run_step(task, steps[i]);
+  }
+  task.pc.pop_back();
 }
 
 void run_program(Task& task) { run_steps(task, task.tmpl->program); }
@@ -317,7 +410,8 @@ bool outcome_matches(SubmitExpect expect, const std::string& outcome) {
     // The mm is not bound: the device faults, never completes, or (on the
     // host) there is no portal left to submit through.
     case SubmitExpect::kFaultUnbound:
-      return outcome == "fault" || outcome == "timeout" || outcome == "no_portal";
+      return outcome == "fault" || outcome == "fault_unbound" || outcome == "timeout" ||
+             outcome == "no_portal";
   }
   return false;
 }
@@ -389,14 +483,133 @@ std::string WorkQueueDevice::describe() const {
          (last_path_.empty() ? "" : ", submissions via " + last_path_);
 }
 
+// ---- LoopbackDevice ----------------------------------------------------------
+
+std::string LoopbackDevice::bind(int, int64_t* ns) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  files_mapped_.push_back(true);
+  *ns = 0;
+  return {};
+}
+
+void LoopbackDevice::unbind(int, int64_t* ns) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  if (!files_mapped_.empty()) files_mapped_.pop_back();
+  *ns = 0;
+}
+
+std::string LoopbackDevice::submit(int, int64_t* latency_ns, int* retries) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  *latency_ns = 0;
+  *retries = 0;
+  return std::find(files_mapped_.begin(), files_mapped_.end(), true) != files_mapped_.end()
+             ? "ok"
+             : "no_portal";
+}
+
+void LoopbackDevice::after_fork() {
+  (void)mu_.release();
+  mu_ = std::make_unique<std::mutex>();
+  // The files are inherited; the portal mappings are not (VM_DONTCOPY).
+  files_mapped_.assign(files_mapped_.size(), false);
+}
+
+std::string LoopbackDevice::state_for_exec() { return std::to_string(files_mapped_.size()); }
+
+std::unique_ptr<TaskDevice> LoopbackDevice::from_exec_state(const std::string& state) {
+  auto dev = std::make_unique<LoopbackDevice>();
+  dev->files_mapped_.assign(std::stoul(state), false);  // the old mm took the portals along
+  return dev;
+}
+
+// ---- exec --------------------------------------------------------------------
+
+void register_exec_device(const std::string& kind, ExecDeviceFactory factory) {
+  exec_devices()[kind] = std::move(factory);
+}
+
+void set_exec_image(const std::string& path) { exec_image() = path; }
+
+void continue_scenario_after_exec(const char* fd_text) {
+  // Nothing to report to but the shared state, and that needs the state
+  // this reads: a broken continuation ends the process with a signal, which
+  // the scenario's waiter reports as a crash.
+  auto die = [](const std::string& why) {
+    std::fprintf(stderr, "pasidbench %s: %s\n", kExecContinueCommand, why.c_str());
+    ::raise(SIGABRT);
+    ::_exit(127);
+  };
+  static Scenario scenario;
+  static std::unique_ptr<TaskDevice> device;
+  nlohmann::json j;
+  try {
+    int fd = std::stoi(fd_text);
+    std::string text;
+    char buf[65536];
+    ::lseek(fd, 0, SEEK_SET);
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) die(std::string("read: ") + std::strerror(errno));
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    j = nlohmann::json::parse(text);
+    scenario = load_scenario_text(j.at("scenario").get<std::string>(), "<exec continuation>");
+    auto factory = exec_devices().find(j.at("device_kind").get<std::string>());
+    if (factory == exec_devices().end())
+      die("no device of kind '" + j.at("device_kind").get<std::string>() + "' in this program");
+    device = factory->second(j.at("device_state").get<std::string>());
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  int shared_fd = j.at("shared_fd").get<int>();
+  void* mem =
+      ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd, 0);
+  if (mem == MAP_FAILED) die(std::string("mmap the shared state: ") + std::strerror(errno));
+  ::fcntl(shared_fd, F_SETFD, FD_CLOEXEC);
+  interp.scenario = &scenario;
+  interp.device = device.get();
+  interp.shared = static_cast<SharedState*>(mem);
+  interp.shared_fd = shared_fd;
+  for (const auto& t : scenario.tasks) collect_latches(t.program, &interp.latch_index);
+  exec_image() = j.at("exec_image").get<std::string>();
+
+  Task task;
+  task.tmpl = scenario.find(j.at("template").get<std::string>());
+  if (!task.tmpl) die("no template '" + j.at("template").get<std::string>() + "'");
+  task.uid = j.at("uid").get<int>();
+  for (const auto& [name, pids] : j.at("processes").items())
+    task.processes[name] = pids.get<std::vector<pid_t>>();
+  std::vector<ProgramPoint> resume;
+  for (const auto& p : j.at("resume"))
+    resume.push_back({p.at(0).get<size_t>(), p.at(1).get<int64_t>()});
+  try {
+    run_steps(task, task.tmpl->program, resume);
+  } catch (const TaskExit&) {
+  } catch (const TaskAbort&) {
+  } catch (const std::exception& e) {
+    fail_run("task '" + task.tmpl->name + "' after exec: " + e.what());
+  }
+  ::syscall(SYS_exit, 0);
+  __builtin_unreachable();
+}
+
+namespace {
+[[maybe_unused]] const bool loopback_registered =
+    (register_exec_device("loopback", LoopbackDevice::from_exec_state), true);
+}  // namespace
+
 // ---- the run -----------------------------------------------------------------
 
-std::string host_cannot_run(const Scenario& scenario) {
+std::string host_cannot_run(const Scenario& scenario, const TaskDevice& device) {
   for (const auto& t : scenario.tasks)
-    if (uses_exec(t.program))
-      return "scenario uses exec (task '" + t.name +
-             "'), which the host interpreter does not run: it would need to re-enter pasidbench "
-             "in the new image";
+    if (uses_exec(t.program) && device.exec_kind().empty())
+      return "scenario uses exec (task '" + t.name + "'), which " + device.describe() +
+             " cannot carry into a new program image";
+  if (device.outcome_kinds().size() > kMaxOutcomeKinds)
+    return "the device has more outcome kinds than the interpreter counts";
   std::map<std::string, int> latches;
   for (const auto& t : scenario.tasks) collect_latches(t.program, &latches);
   if (latches.size() > kMaxLatches)
@@ -407,20 +620,29 @@ std::string host_cannot_run(const Scenario& scenario) {
 
 InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& device) {
   InterpreterResult result;
-  if (std::string why = host_cannot_run(scenario); !why.empty()) {
+  if (std::string why = host_cannot_run(scenario, device); !why.empty()) {
     result.error = why;
     return result;
   }
-  void* mem = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  // A memfd, so that a task's exec can map the same state again.
+  int shared_fd = ::memfd_create("pasidbench-scenario", MFD_CLOEXEC);
+  if (shared_fd < 0 || ::ftruncate(shared_fd, sizeof(SharedState)) != 0) {
+    result.error = std::string("memfd for the shared state: ") + std::strerror(errno);
+    if (shared_fd >= 0) ::close(shared_fd);
+    return result;
+  }
+  void* mem =
+      ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd, 0);
   if (mem == MAP_FAILED) {
     result.error = std::string("mmap: ") + std::strerror(errno);
+    ::close(shared_fd);
     return result;
   }
   auto* shared = new (mem) SharedState();
   interp.scenario = &scenario;
   interp.device = &device;
   interp.shared = shared;
+  interp.shared_fd = shared_fd;
   interp.latch_index.clear();
   for (const auto& t : scenario.tasks) collect_latches(t.program, &interp.latch_index);
 
@@ -458,10 +680,10 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
   }
   ::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
 
-  const auto& kinds = host_outcome_kinds();
-  for (int i = 0; i < kOutcomeKinds; ++i)
+  const auto& kinds = device.outcome_kinds();
+  for (size_t i = 0; i < kinds.size(); ++i)
     if (int64_t n = shared->outcomes[i].load()) {
-      result.outcomes[kinds[static_cast<size_t>(i)]] = n;
+      result.outcomes[kinds[i]] = n;
       result.submits += n;
     }
   result.unexpected = shared->unexpected.load();
@@ -478,6 +700,7 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
   result.crashed = shared->crashed.load() != 0;
   shared->~SharedState();
   ::munmap(mem, sizeof(SharedState));
+  ::close(shared_fd);
   interp = Interpreter{};
   return result;
 }

@@ -1,11 +1,13 @@
 // Runs a Scenario on the running kernel with real threads and processes:
-// clone_thread is a pthread in the same mm, fork a child process, latches
-// live in shared memory, and bind/unbind/submit go to a TaskDevice (the
-// real DSA work queue on hardware; a stand-in in unit tests of the
-// interpreter itself).
+// clone_thread is a pthread in the same mm, fork a child process, exec a
+// real execve() of this program that carries on with the task's program,
+// latches live in shared memory, and bind/unbind/submit go to a TaskDevice
+// (the real DSA work queue on hardware, pasidlab.ko's emulated one, or the
+// loopback device in tests of the interpreter itself).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,7 +33,8 @@ inline const std::vector<std::string>& host_outcome_kinds() {
                                                  "rejected", "no_portal",  "write_error"};
   return kinds;
 }
-// Whether `outcome` is what a workload expecting `expect` may get.
+// Whether `outcome` is what a workload expecting `expect` may get (either
+// device's names: fault_unbound is pasidlab's).
 bool outcome_matches(SubmitExpect expect, const std::string& outcome);
 
 // One per process (fork copies it; after_fork() drops what belongs to the
@@ -48,6 +51,45 @@ class TaskDevice {
   virtual std::string submit(int task, int64_t* latency_ns, int* retries) = 0;
   virtual void after_fork() = 0;
   virtual std::string describe() const = 0;
+  // The names submit() returns; at most 16.
+  virtual const std::vector<std::string>& outcome_kinds() const { return host_outcome_kinds(); }
+  // A device that survives exec names its kind (register_exec_device) and
+  // writes what the new image needs to rebuild it: its open files, which
+  // exec keeps (their portal mappings go with the old mm). "" cannot exec.
+  virtual std::string exec_kind() const { return {}; }
+  virtual std::string state_for_exec() { return {}; }
+};
+
+// Rebuilds a device of one kind in a program image that exec started.
+using ExecDeviceFactory = std::function<std::unique_ptr<TaskDevice>(const std::string& state)>;
+void register_exec_device(const std::string& kind, ExecDeviceFactory factory);
+
+// What exec runs: argv[0] of the new image is this path, argv[1]
+// kExecContinueCommand, argv[2] the number of an inherited memfd holding
+// the continuation. Default /proc/self/exe; the program's main() must hand
+// that command to continue_scenario_after_exec() before anything else.
+inline constexpr const char* kExecContinueCommand = "__exec-continue";
+void set_exec_image(const std::string& path);
+[[noreturn]] void continue_scenario_after_exec(const char* fd_text);
+
+// Bindings as the model keeps them: per process, a stack of open files each
+// with or without a portal in this mm; a submission is ok while any portal
+// is mapped, else no_portal. Touches no device: for tests of the
+// interpreter's processes, threads, latches and exec.
+class LoopbackDevice : public TaskDevice {
+ public:
+  std::string bind(int task, int64_t* ns) override;
+  void unbind(int task, int64_t* ns) override;
+  std::string submit(int task, int64_t* latency_ns, int* retries) override;
+  void after_fork() override;
+  std::string describe() const override { return "loopback (no device)"; }
+  std::string exec_kind() const override { return "loopback"; }
+  std::string state_for_exec() override;
+  static std::unique_ptr<TaskDevice> from_exec_state(const std::string& state);
+
+ private:
+  std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
+  std::vector<bool> files_mapped_;
 };
 
 // The real device: a shared DSA work queue.
@@ -84,8 +126,9 @@ struct InterpreterResult {
   bool crashed = false;
 };
 
-// Why the host cannot run this scenario at all ("" if it can).
-std::string host_cannot_run(const Scenario& scenario);
+// Why the host cannot run this scenario on `device` at all ("" if it can):
+// exec needs a device with an exec_kind().
+std::string host_cannot_run(const Scenario& scenario, const TaskDevice& device);
 
 // Runs it from the calling process (which must not be multi-threaded: it
 // forks) and returns when every task has ended.

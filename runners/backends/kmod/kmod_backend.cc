@@ -1,0 +1,238 @@
+// The `kmod:<policy>` backend: a workload run by the host scenario
+// interpreter against pasidlab.ko (kernels/pasidlab/) loaded with that
+// policy, so the policy's hooks run in this kernel's context-switch, IPI,
+// task_work, exec/exit and mm-lifetime paths. Records carry the model's
+// outcome, violation and metric names, from the module's counters, plus
+// real bind/unbind/submit times; and the module's micro benchmarks.
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include "kernels/policies/policy.h"
+#include "platform/pasidlab_module.h"
+#include "runners/backends/backend.h"
+#include "runners/backends/host/scenario_interpreter.h"
+#include "runners/backends/kmod/kmod_micro.h"
+#include "runners/backends/kmod/pasidlab_device.h"
+
+namespace pasidbench {
+
+namespace {
+
+const std::vector<ParamSpec>& kmod_param_specs() {
+  static const std::vector<ParamSpec> specs = {
+      ParamSpec::String("module", "",
+                        "path to pasidlab.ko: load it (root) with this backend's policy before "
+                        "each test, so every test starts from zeroed counters; empty: use the "
+                        "module already loaded, which must run this policy"),
+      ParamSpec::Int("device_delay_us", 0, 0, 1000000,
+                     "the emulated device executes each descriptor this long after ENQCMD (with "
+                     "module=, a load parameter; else the loaded module's must match)"),
+      ParamSpec::Int(
+          "max_retries", 64, 0, 100000,
+          "ENQCMD attempts rejected (queue full) before a submission counts as rejected"),
+      ParamSpec::Int("completion_timeout_ms", 1000, 1, 600000,
+                     "how long to wait for a completion record"),
+      ParamSpec::Int("settle_ms", 500, 0, 60000,
+                     "after the workload, wait up to this long for PASIDs still allocated to be "
+                     "freed (mm-lifetime frees at __mmdrop(), which lazy-TLB CPUs defer)"),
+  };
+  return specs;
+}
+
+ResultRecord skip(const std::string& why) {
+  ResultRecord r;
+  r.outcome = Outcome::kSkip;
+  r.reason = why;
+  return r;
+}
+
+nlohmann::json counters_json(const PasidlabCounters& c) {
+  return {{"outcomes", c.outcomes}, {"violations", c.violations}, {"counters", c.counters}};
+}
+
+// The metrics the model backend writes, with the module's values.
+void add_module_metrics(const PasidlabCounters& d, bool fresh_module, ResultRecord* r) {
+  auto v = [&](const char* name) { return static_cast<double>(d.counters.at(name)); };
+  r->add_metric("pasid_allocs", {v("pasid_allocs")});
+  r->add_metric("pasid_frees", {v("pasid_frees")});
+  r->add_metric("pasid_peak_live", {v("pasid_peak_live")},
+                fresh_module ? "" : "since pasidlab.ko was loaded, not this test alone");
+  r->add_metric("pasid_seconds_idle", {v("pasid_idle_ns") / 1e9},
+                "real time: PASIDs allocated with no binding");
+  r->add_metric("context_switches", {v("context_switches")},
+                "every switch to a user thread the sched_switch probe saw (whole machine, probe "
+                "registered only while the policy needs it)");
+  r->add_metric("context_switches_pasid_work", {v("context_switches_pasid_work")});
+  r->add_metric("ipis", {v("ipis")});
+  r->add_metric("task_work_runs", {v("task_work_runs")});
+  r->add_metric("gp_fixups", {v("gp_fixups")});
+  r->add_metric("enqcmd_retries", {v("enqcmd_retries")});
+}
+
+class KmodBackend : public Backend {
+ public:
+  explicit KmodBackend(const model::PolicyInfo& policy) : policy_(policy) {}
+
+  std::string name() const override { return "kmod:" + policy_.name; }
+  const std::vector<ParamSpec>& params() const override { return kmod_param_specs(); }
+  bool supports(WorkloadKind kind, std::string* why) const override {
+    if (kind != WorkloadKind::kMicro) return true;
+    *why = "";  // the module's own micro benchmarks decide in run()
+    return true;
+  }
+  std::string mutant_of() const override { return policy_.parent; }
+
+  ResultRecord run(const TestCase& test, const RunContext&) override {
+    ResultRecord r = run_test(test);
+    r.policy = policy_.name;
+    return r;
+  }
+
+ private:
+  // Loads the module when asked to; then the module must run our policy.
+  std::string prepare(const TestCase& test, bool* fresh, std::string* skip_reason) {
+    const std::string ko = test.params.get("module");
+    const int64_t delay = test.params.get_int("device_delay_us");
+    *fresh = false;
+    if (!ko.empty()) {
+      std::string err =
+          pasidlab_load(ko, "policy=" + policy_.name + " device_delay_us=" + std::to_string(delay));
+      if (!err.empty()) {
+        if (err.find("needs root") != std::string::npos) *skip_reason = err;
+        return err;
+      }
+      *fresh = true;
+    }
+    PasidlabInfo info = pasidlab_info();
+    if (!info.loaded) {
+      *skip_reason = info.why_not;
+      return info.why_not;
+    }
+    if (info.policy != policy_.name) {
+      *skip_reason = "pasidlab.ko is loaded with policy '" + info.policy + "', not '" +
+                     policy_.name + "'; rmmod it and insmod with policy=" + policy_.name +
+                     ", or give module=<path to pasidlab.ko>";
+      return *skip_reason;
+    }
+    if (info.device_delay_us != delay) {
+      *skip_reason =
+          "pasidlab.ko runs with device_delay_us=" + std::to_string(info.device_delay_us) +
+          ", the test asks for " + std::to_string(delay);
+      return *skip_reason;
+    }
+    return {};
+  }
+
+  ResultRecord run_test(const TestCase& test) {
+    bool fresh = false;
+    std::string skip_reason;
+    if (std::string err = prepare(test, &fresh, &skip_reason); !err.empty()) {
+      if (!skip_reason.empty()) return skip(skip_reason);
+      ResultRecord r;
+      r.outcome = Outcome::kError;
+      r.reason = err;
+      return r;
+    }
+    if (test.kind == WorkloadKind::kMicro) return run_kmod_micro(test, policy_.name);
+    return run_scenario(test, fresh);
+  }
+
+  ResultRecord run_scenario(const TestCase& test, bool fresh) {
+    PasidlabDevice device(static_cast<int>(test.params.get_int("max_retries")),
+                          std::chrono::milliseconds(test.params.get_int("completion_timeout_ms")));
+    if (std::string why = host_cannot_run(test.scenario, device); !why.empty()) return skip(why);
+    PasidlabCounters before = pasidlab_counters();
+    InterpreterResult result = run_scenario_on_host(test.scenario, device);
+    // PASIDs of exited mms go at __mmdrop(), when the last lazy-TLB CPU
+    // switched away: wait for them, or the frees land in the next test.
+    auto settle_until = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(test.params.get_int("settle_ms"));
+    PasidlabCounters after = pasidlab_counters();
+    while (after.counters.at("pasid_live") > before.counters.at("pasid_live") &&
+           std::chrono::steady_clock::now() < settle_until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      after = pasidlab_counters();
+    }
+    PasidlabCounters d = pasidlab_delta(before, after);
+
+    ResultRecord r;
+    fill_from_interpreter(result, &r);
+    add_module_metrics(d, fresh, &r);
+    for (const auto& [kind, n] : d.violations)
+      if (n > 0) r.violations[kind] = static_cast<int64_t>(n);
+
+    // What the submitters read from their completion records must be what
+    // the module counted, outcome by outcome.
+    std::string mismatch;
+    for (const auto& [kind, n] : d.outcomes) {
+      auto seen = result.outcomes.find(kind);
+      int64_t user = seen == result.outcomes.end() ? 0 : seen->second;
+      if (user != static_cast<int64_t>(n))
+        mismatch += (mismatch.empty() ? "" : ", ") + kind + ": module " + std::to_string(n) +
+                    ", submitters " + std::to_string(user);
+    }
+    int64_t lost = 0;
+    for (const char* k : {"timeout", "rejected", "ioctl_error"})
+      if (auto it = result.outcomes.find(k); it != result.outcomes.end()) lost += it->second;
+
+    if (r.outcome == Outcome::kPass || r.outcome == Outcome::kFail) {
+      if (!r.violations.empty()) {
+        std::string kinds;
+        for (const auto& [kind, n] : r.violations)
+          kinds += (kinds.empty() ? "" : ", ") + kind + " x" + std::to_string(n);
+        r.outcome = Outcome::kFail;
+        r.reason = "the module saw safety violations: " + kinds +
+                   (r.reason.empty() ? "" : "; " + r.reason);
+      } else if (lost > 0) {
+        r.outcome = Outcome::kError;
+        r.reason = std::to_string(lost) +
+                   " submissions got no answer from the module (timeout, queue full or ioctl "
+                   "error); the run is not a verdict";
+      } else if (!mismatch.empty()) {
+        r.outcome = Outcome::kError;
+        r.reason = "the module's outcome counts differ from what the submitters saw: " + mismatch;
+      }
+    }
+    PasidlabInfo info = pasidlab_info();
+    r.details = {{"device", device.describe()},
+                 {"tasks", result.tasks},
+                 {"module_policy", info.policy},
+                 {"module_loaded_for_test", fresh},
+                 {"device_delay_us", info.device_delay_us},
+                 {"module_counters", counters_json(d)},
+                 {"emulated",
+                  "the work queue, ENQCMD (an ioctl), the IA32_PASID MSR (a per-thread "
+                  "variable) and the IOMMU's PASID table; the policy runs in the real "
+                  "sched_switch, IPI, task_work, fork/exec/exit and mm paths (docs/kmod.md)"}};
+    return r;
+  }
+
+  model::PolicyInfo policy_;
+};
+
+}  // namespace
+
+BackendFamily kmod_backend_family() {
+  register_kmod_micro_workloads();
+  BackendFamily f;
+  f.prefix = "kmod";
+  f.description =
+      "the policies in this kernel: pasidlab.ko loaded with the policy, workloads against its "
+      "emulated work queue (docs/kmod.md)";
+  for (const auto& p : model::policy_catalog())
+    f.variants.push_back({p.name, p.description, p.parent});
+  f.create = [](const std::string& variant) -> std::unique_ptr<Backend> {
+    const model::PolicyInfo* p = model::find_policy(variant);
+    if (!p) throw InputError("unknown policy '" + variant + "'");
+    return std::make_unique<KmodBackend>(*p);
+  };
+  return f;
+}
+
+namespace {
+[[maybe_unused]] const bool micro_registered = (register_kmod_micro_workloads(), true);
+const BackendRegistration kRegistered{kmod_backend_family, 30};
+}  // namespace
+
+}  // namespace pasidbench
