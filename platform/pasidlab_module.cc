@@ -83,6 +83,14 @@ PasidlabCounters pasidlab_counters() {
   return c;
 }
 
+std::string pasidlab_reset() {
+  Fd ctl(::open(PASIDLAB_CTL_PATH, O_RDONLY | O_CLOEXEC));
+  if (ctl.get() < 0) return std::string(PASIDLAB_CTL_PATH) + ": " + std::strerror(errno);
+  if (::ioctl(ctl.get(), PASIDLAB_IOC_RESET) != 0)
+    return std::string("PASIDLAB_IOC_RESET: ") + std::strerror(errno);
+  return {};
+}
+
 PasidlabCounters pasidlab_delta(const PasidlabCounters& before, const PasidlabCounters& after) {
   auto minus = [](const std::map<std::string, uint64_t>& a,
                   const std::map<std::string, uint64_t>& b, bool gauges) {
@@ -100,6 +108,7 @@ PasidlabCounters pasidlab_delta(const PasidlabCounters& before, const PasidlabCo
 }
 
 std::string pasidlab_unload() {
+  if (::access("/sys/module/pasidlab", F_OK) != 0) return {};  // not loaded
   if (::syscall(SYS_delete_module, "pasidlab", O_NONBLOCK) == 0 || errno == ENOENT) return {};
   if (errno == EWOULDBLOCK || errno == EBUSY)
     return "rmmod pasidlab: in use (a work queue is still open or mapped)";
@@ -107,13 +116,14 @@ std::string pasidlab_unload() {
 }
 
 std::string pasidlab_load(const std::string& ko_path, const std::string& params) {
-  if (std::string err = pasidlab_unload(); !err.empty()) return err;
   Fd ko(::open(ko_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (ko.get() < 0) return ko_path + ": " + std::strerror(errno);
+  if (std::string err = pasidlab_unload(); !err.empty()) return err;
   if (::syscall(SYS_finit_module, ko.get(), params.c_str(), 0) != 0) {
     int e = errno;
     std::string why = "insmod " + ko_path + " " + params + ": " + std::strerror(e);
     if (e == EPERM) why += " (loading a module needs root)";
+    if (e == ENOSYS) why += " (this kernel or container does not load modules: needs root)";
     if (e == EINVAL || e == ENOEXEC)
       why +=
           " (the kernel log says why: a policy name it lists, or a module built for another "

@@ -30,13 +30,19 @@ struct PasidlabCounters {
 // Global counters; throws std::runtime_error when the module is not there.
 PasidlabCounters pasidlab_counters();
 
+// PASIDLAB_IOC_RESET (CAP_SYS_ADMIN): zero the global counts and restart
+// pasid_peak_live from the PASIDs live now. "" or why not.
+std::string pasidlab_reset();
+
 // `after` minus `before` for the counts; gauges as they are in `after`.
 PasidlabCounters pasidlab_delta(const PasidlabCounters& before, const PasidlabCounters& after);
 
 // Loads `ko_path` with `params` ("policy=resync-ipi device_delay_us=0"),
-// unloading a pasidlab already loaded first. "" on success, else why not
-// (not root, the module busy because something is bound, the kernel's
-// refusal -- whose reason is in the kernel log).
+// unloading a pasidlab already loaded first. (Each load and unload patches
+// the kernel's text for the module's tracepoints; keep them few: a 6.1
+// TCG guest was seen to hang in text_poke_bp() once in about 70 cycles.) "" on success, else why
+// not (not root, the module busy because something is bound, the kernel's refusal -- whose reason
+// is in the kernel log).
 std::string pasidlab_load(const std::string& ko_path, const std::string& params);
 
 // Unloads it; "" on success or when it was not loaded.

@@ -190,6 +190,15 @@ void pl_snapshot_pasids(u64 now, u64 *live, u64 *peak, u64 *idle_ns)
 	*idle_ns = pl_idle_closed + (u64)pl_idle_count * now - pl_idle_open_sum;
 }
 
+void pl_restart_peak(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&pl_lock, flags);
+	pl_peak = pl_live;
+	raw_spin_unlock_irqrestore(&pl_lock, flags);
+}
+
 void pl_set_mm_pasid(struct pl_mm *pm, u64 pasid)
 {
 	lockdep_assert_held(&pl_lock);

@@ -186,6 +186,7 @@ void pl_install(u64 pasid, struct pl_mm *pm);
 void pl_uninstall(u64 pasid);
 int pl_lookup(u64 pasid_word, const struct pl_mm *submitter);
 void pl_snapshot_pasids(u64 now, u64 *live, u64 *peak, u64 *idle_ns);
+void pl_restart_peak(void);
 
 /* Core: counters.c */
 void pl_count(int id);

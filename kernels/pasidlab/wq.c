@@ -405,6 +405,7 @@ static long pl_ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
 		pl_counters_reset();
+		pl_restart_peak();
 		return 0;
 	default:
 		return -ENOTTY;

@@ -2,8 +2,12 @@
 program into an initramfs, boot it in QEMU (TCG) and parse what the guest
 printed. Used by test_kmod.py; runnable by hand:
 
-    /usr/bin/python3 tests/python/kmod_guest.py kernels/debian-6.12-amd64.toml [POLICY...]
+    /usr/bin/python3 tests/python/kmod_guest.py [--suite] [--icount] kernels/debian-6.12-amd64.toml [POLICY...]
+
+--suite also runs suites/kmod.toml with pasidbench in the guest and prints
+the micro benchmarks' figures; --icount runs the guest in virtual time.
 """
+import json
 import os
 import pathlib
 import re
@@ -105,10 +109,18 @@ def _newc(path, mode, data=b"", ino=[0]):
 
 def write_initramfs(path, files, dirs=("dev", "proc", "sys", "tmp", "etc", "etc/pasidlab",
                                        "bin", "sbin")):
-    """files: {path in the image: (bytes, mode)}. The root is 0755: an
-    unprivileged process must be able to reach /dev."""
+    """files: {path in the image: (bytes, mode)}; their directories are
+    made too. The root is 0755: an unprivileged process must be able to
+    reach /dev."""
+    every = list(dirs)
+    for name in files:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in every:
+                every.append(d)
     blob = _newc(".", stat.S_IFDIR | 0o755)
-    for d in dirs:
+    for d in every:
         blob += _newc(d, stat.S_IFDIR | 0o755)
     for name, (data, mode) in files.items():
         blob += _newc(name, stat.S_IFREG | mode, data)
@@ -116,13 +128,39 @@ def write_initramfs(path, files, dirs=("dev", "proc", "sys", "tmp", "etc", "etc/
     pathlib.Path(path).write_bytes(blob)
 
 
-def boot(vmlinuz, initramfs, console, timeout_s, smp=2, memory_mib=1024):
+def pasidbench_files(work_dir):
+    """pasidbench (debug info stripped) with the libraries ldd names, at
+    the paths it names, and the kmod suite with its scenario file."""
+    stripped = pathlib.Path(work_dir) / "pasidbench"
+    subprocess.run(["objcopy", "--strip-debug", str(PASIDBENCH), str(stripped)], check=True)
+    files = {"opt/pasidbench/pasidbench": (stripped.read_bytes(), 0o755)}
+    ldd = subprocess.run(["ldd", str(PASIDBENCH)], capture_output=True, text=True, check=True)
+    for line in ldd.stdout.splitlines():
+        m = re.search(r"(/\S+) \(0x", line)
+        if m:
+            lib = m.group(1)
+            files[lib.lstrip("/")] = (pathlib.Path(lib).read_bytes(), 0o755)
+    suites = ROOT / "suites"
+    files["opt/pasidbench/suites/kmod.toml"] = ((suites / "kmod.toml").read_bytes(), 0o644)
+    files["opt/pasidbench/suites/scenarios/exec-rebind.toml"] = (
+        (suites / "scenarios" / "exec-rebind.toml").read_bytes(), 0o644)
+    return files
+
+
+def boot(vmlinuz, initramfs, console, timeout_s, smp=2, memory_mib=1024, records=None,
+         icount=False):
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35", "-cpu", "max",
            "-smp", str(smp), "-m", f"{memory_mib}M", "-nodefaults", "-no-user-config",
            "-display", "none", "-no-reboot", "-nic", "none",
            "-kernel", str(vmlinuz), "-initrd", str(initramfs),
            "-append", "console=ttyS0 panic=-1 oops=panic loglevel=4",
            "-serial", f"file:{console}"]
+    if records:
+        cmd += ["-serial", f"file:{records}"]
+    if icount:
+        # Virtual time: figures repeat run to run (6.1 with 2 vCPUs hangs
+        # under it: shared/reference/kmod-feasibility.md).
+        cmd += ["-icount", "shift=0,sleep=off"]
     start = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     return r, time.monotonic() - start
@@ -178,7 +216,9 @@ class GuestRun:
 
 
 def run_guest(manifest, policies, work_dir, fuzz_policy="resync-ipi", fuzz_calls=10000,
-              timeout_s=900, smp=2):
+              timeout_s=900, smp=2, suite=False, icount=False):
+    """suite: also run suites/kmod.toml with pasidbench in the guest; its
+    records are run.records."""
     work_dir = pathlib.Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     vmlinuz, build_id = fetch_kernel(manifest)
@@ -196,21 +236,88 @@ def run_guest(manifest, policies, work_dir, fuzz_policy="resync-ipi", fuzz_calls
         "etc/pasidlab/fuzz-policy": (fuzz_policy.encode() + b"\n", 0o644),
         "etc/pasidlab/fuzz-calls": (b"%d\n" % fuzz_calls, 0o644),
     }
+    if suite:
+        files.update(pasidbench_files(work_dir))
     initramfs = work_dir / "initramfs.cpio"
     write_initramfs(initramfs, files)
     console = work_dir / "console.log"
-    proc, boot_s = boot(vmlinuz, initramfs, console, timeout_s, smp=smp)
+    records = work_dir / "records.jsonl" if suite else None
+    proc, boot_s = boot(vmlinuz, initramfs, console, timeout_s, smp=smp, records=records,
+                        icount=icount)
     run = GuestRun(console.read_text(errors="replace"))
+    run.records = []
+    if records and records.exists():
+        for line in records.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if line:
+                run.records.append(json.loads(line))
     run.build_s, run.boot_s, run.console = build_s, boot_s, console
     run.qemu_stderr = proc.stderr
     return run
 
 
+def _median(record, metric):
+    m = record.get("metrics", {}).get(metric)
+    return None if m is None else m.get("value")
+
+
+def kmod_figures(records):
+    """The micro benchmarks' figures per policy, as text: what the policy
+    adds to a context switch, what a PASID change costs, a first submit."""
+    by = {}
+    for r in records:
+        if r.get("outcome") == "pass" and r["workload"].startswith("micro:pasidlab-"):
+            by.setdefault(r["policy"], []).append(r)
+    out = []
+    cell = lambda v: "-" if v is None else f"{v:.0f}"
+    bindings = ["no_module", "none_bound", "other_bound", "bound"]
+    out.append("ctxsw_ns (half a pipe round trip, median of samples)")
+    out.append(f"{'policy':22} {'placement':10} " + " ".join(f"{b:>11}" for b in bindings))
+    for policy in sorted(by):
+        for placement in ("same_cpu", "cross_cpu"):
+            vals = []
+            for b in bindings:
+                rec = next((r for r in by[policy] if r["workload"] == "micro:pasidlab-switch"
+                            and r["params"].get("binding") == b
+                            and r["params"].get("placement") == placement), None)
+                vals.append(cell(rec and _median(rec, "ctxsw_ns")))
+            out.append(f"{policy:22} {placement:10} " + " ".join(f"{v:>11}" for v in vals))
+    out.append("")
+    out.append("PASID change: bind/unbind ns (median), IPIs and task_work per cycle")
+    out.append(f"{'policy':22} {'spinning':>8} {'bind_ns':>9} {'unbind_ns':>9} {'ipis':>6} "
+               f"{'tw_runs':>7}")
+    for policy in sorted(by):
+        for r in sorted((r for r in by[policy] if r["workload"] == "micro:pasidlab-pasid-change"),
+                        key=lambda r: int(r["params"].get("spinning_cpus", 0))):
+            out.append(f"{policy:22} {r['params'].get('spinning_cpus', 0):>8} "
+                       f"{cell(_median(r, 'bind_ns')):>9} {cell(_median(r, 'unbind_ns')):>9} "
+                       f"{_median(r, 'ipis'):>6.2f} {_median(r, 'task_work_runs'):>7.2f}")
+    out.append("")
+    out.append("first submission of a new thread: ns (median), #GP fixups")
+    for policy in sorted(by):
+        for r in by[policy]:
+            if r["workload"] == "micro:pasidlab-first-submit":
+                d = r.get("details", {})
+                out.append(f"{policy:22} first {cell(_median(r, 'first_submit_ns')):>7}  second "
+                           f"{cell(_median(r, 'submit_ns')):>7}  fixups "
+                           f"{_median(r, 'gp_fixups'):.0f}  #GP unfixed "
+                           f"{d.get('first_gp_unfixed', 0)}")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    manifest = sys.argv[1]
-    policies = sys.argv[2:] or REAL_POLICIES + MUTANTS + DELAYED
-    run = run_guest(manifest, policies, tempfile.mkdtemp(prefix="pasidlab-"))
+    args = sys.argv[1:]
+    with_suite = "--suite" in args
+    icount = "--icount" in args
+    args = [a for a in args if a not in ("--suite", "--icount")]
+    manifest = args[0]
+    policies = args[1:] or REAL_POLICIES + MUTANTS + DELAYED
+    run = run_guest(manifest, policies, tempfile.mkdtemp(prefix="pasidlab-"), suite=with_suite,
+                    icount=icount, timeout_s=3000 if icount else 900)
     print(f"module build {run.build_s:.1f} s, guest {run.boot_s:.1f} s, console {run.console}")
+    if with_suite:
+        print(f"{len(run.records)} records from pasidbench in the guest")
+        print(kmod_figures(run.records))
     for line in run.pl:
         if not line.startswith(("COUNTERS", "CHECK ok")):
             print(line)

@@ -2,8 +2,11 @@
 
 One boot loads the module under each policy and mutant in turn (insmod,
 the workloads, rmmod), then runs the bad-input checks, an unload while
-bound and an unprivileged ioctl fuzz, and prints the kernel log; the tests
-below read what it printed. About a minute on a quiet 2-core machine, plus
+bound and an unprivileged ioctl fuzz, then pasidbench itself with the
+kmod:<policy> backends (suites/kmod.toml: the canonical workloads, an exec
+scenario and the module's micro benchmarks under the four policies), and
+prints the kernel log; the tests below read what it printed and the
+records pasidbench wrote. About a minute on a quiet 2-core machine, plus
 the first download of the headers and of checkpatch.pl. SKIPs name the exact
 reason when a package cannot be fetched or a tool is missing.
 
@@ -42,7 +45,8 @@ def guest(request, tmp_path_factory):
     work = tmp_path_factory.mktemp(request.param)
     try:
         run = kg.run_guest(manifest, kg.REAL_POLICIES + kg.MUTANTS + kg.DELAYED, work,
-                           fuzz_policy="resync-ipi", fuzz_calls=FUZZ_CALLS, timeout_s=1200)
+                           fuzz_policy="resync-ipi", fuzz_calls=FUZZ_CALLS, timeout_s=1200,
+                           suite=True)
     except kg.Unavailable as e:
         pytest.skip(str(e))
     run.kernel = request.param
@@ -233,3 +237,112 @@ def test_checkpatch_strict_is_clean():
     if r.returncode == 3:
         pytest.skip(r.stderr.strip().splitlines()[-1])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ---- pasidbench in the guest: suites/kmod.toml on the kmod:<policy> backends
+
+SUITE_WORKLOADS = ["clone-bind-exit", "thread-pool[binder=stays]", "thread-pool[binder=unbinds]",
+                   "thread-pool[binder=exits]", "long-lived-binders", "scenarios/exec-rebind.toml"]
+
+
+def suite_records(run):
+    return [r for r in run.records if "test_id" in r]
+
+
+def suite_record(run, workload, policy):
+    """workload as the test id shows it, without the module parameter."""
+    for r in suite_records(run):
+        name = re.sub(r"module=/pasidlab\.ko,?", "", r["test_id"].split("@")[0])
+        name = name.replace(",]", "]").replace("[]", "")
+        if name == workload and r["backend"] == "kmod:" + policy:
+            return r
+    raise AssertionError(f"no record of {workload} on kmod:{policy} "
+                         f"({len(suite_records(run))} records)")
+
+
+def metric(r, name):
+    return r["metrics"][name]["value"]
+
+
+def test_pasidbench_runs_the_kmod_suite_in_the_guest(guest):
+    end = guest.lines_starting("SUITE END")
+    assert end, "pasidbench did not finish in the guest: " + "\n".join(
+        guest.lines_starting("SUITELOG"))
+    assert end[0].startswith("SUITE END rc=0"), "\n".join(guest.lines_starting("SUITELOG"))
+    records = suite_records(guest)
+    assert len(records) == 4 * (len(SUITE_WORKLOADS) + 8 + 2 + 1)
+    assert {r["outcome"] for r in records} == {"pass"}, [
+        (r["test_id"], r["outcome"], r.get("reason")) for r in records if r["outcome"] != "pass"]
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+@pytest.mark.parametrize("workload", SUITE_WORKLOADS)
+def test_kmod_backend_records_carry_the_modules_counters(guest, policy, workload):
+    r = suite_record(guest, workload, policy)
+    assert r["policy"] == policy
+    assert not r.get("violations"), r.get("violations")
+    allocs, frees = metric(r, "pasid_allocs"), metric(r, "pasid_frees")
+    assert allocs >= 1 and frees <= allocs
+    assert metric(r, "pasid_peak_live") >= 1
+    assert sum(r["outcomes"].values()) == metric(r, "submits")
+    module = r["details"]["module_counters"]
+    assert r["details"]["module_counters_reset"] is True
+    for kind, n in module["outcomes"].items():
+        assert r["outcomes"].get(kind, 0) == n, (kind, r["outcomes"], module["outcomes"])
+    # The mechanisms each policy has, and only those.
+    # (IPIs go only to other CPUs running the mm: a run may send none; the
+    # pasid-change benchmark below counts them.)
+    if policy == "resync-ipi":
+        assert metric(r, "context_switches") >= 1 and metric(r, "task_work_runs") >= 1
+    else:
+        assert metric(r, "ipis") == 0 and metric(r, "context_switches") == 0
+    if policy == "mm-lifetime" or policy == "resync-ipi":
+        assert metric(r, "gp_fixups") == 0
+    elif workload.startswith(("thread-pool", "clone-bind-exit", "long-lived")):
+        assert metric(r, "gp_fixups") >= 1
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+def test_exec_in_the_guest_gives_the_models_outcomes(guest, policy):
+    """exec is a real execve of pasidbench: the kinds of outcome the module
+    shows must be kinds the model shows for the same scenario."""
+    r = suite_record(guest, "scenarios/exec-rebind.toml", policy)
+    model = subprocess.run(
+        [str(PASIDBENCH), "check", "--workload", str(ROOT / "suites/scenarios/exec-rebind.toml"),
+         "--backend", "model:" + policy], capture_output=True, text=True, timeout=120)
+    assert model.returncode == 0, model.stdout + model.stderr
+    block = model.stdout.split("submission outcomes:")[1].split("metrics:")[0]
+    model_kinds = {line.split(":")[0].strip() for line in block.strip().splitlines()}
+    assert set(r["outcomes"]) <= model_kinds, (r["outcomes"], model_kinds)
+    # Mainline keeps pasid_activated across exec: the fixup declines.
+    assert ("gp_sigsegv" in r["outcomes"]) == (policy in ("mm-lifetime-lazy-gp", "mm-lifetime"))
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+def test_kmod_micro_benchmarks_measure_each_policy(guest, policy):
+    switch = [r for r in suite_records(guest) if r["workload"] == "micro:pasidlab-switch"
+              and r["backend"] == "kmod:" + policy]
+    assert len(switch) == 8
+    for r in switch:
+        assert metric(r, "ctxsw_ns") > 0 and len(r["metrics"]["ctxsw_ns"]["samples"]) == 3
+        binding = r["params"]["binding"]
+        # The probe (a static key) is on only while some mm needs the resync.
+        probe = policy == "resync-ipi" and binding in ("bound", "other_bound")
+        assert r["details"]["switch_probe_registered"] is probe, (binding, r["details"])
+        assert r["details"]["module_loaded"] is (binding != "no_module")
+    change = {int(r["params"]["spinning_cpus"]): r for r in suite_records(guest)
+              if r["workload"] == "micro:pasidlab-pasid-change" and r["backend"] == "kmod:" + policy}
+    assert set(change) == {0, 1}
+    for r in change.values():
+        assert metric(r, "bind_ns") > 0 and metric(r, "unbind_ns") > 0
+        assert (metric(r, "ipis") >= 1) is (policy == "resync-ipi")
+    first = next(r for r in suite_records(guest) if r["workload"] == "micro:pasidlab-first-submit"
+                 and r["backend"] == "kmod:" + policy)
+    d = first["details"]
+    if policy in ("task-refcount", "mm-lifetime-lazy-gp"):
+        assert d["first_gp_fixed"] == 100 and metric(first, "gp_fixups") == 100
+    elif policy == "mm-lifetime":
+        assert d["first_gp_unfixed"] == 100
+    else:
+        assert d["first_queued"] == 100
+    (guest.work / f"kmod-figures-{guest.kernel}.txt").write_text(kg.kmod_figures(guest.records))

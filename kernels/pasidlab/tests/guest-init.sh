@@ -71,6 +71,27 @@ else
   echo "PLTEST INSMOD failed $fuzz_policy"
 fi
 
+# pasidbench itself, when the image has it: the kmod suite, one run per
+# policy so that the module is loaded once per policy (each load and unload
+# patches kernel text, which is slow and was seen to hang a 6.1 TCG guest
+# once), records out on the second serial port, where no kernel message can
+# break a line.
+if [ -x /opt/pasidbench/pasidbench ]; then
+  mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+  echo "PLTEST SUITE BEGIN $(cut -d' ' -f1 /proc/uptime)"
+  suite_rc=0
+  for policy in task-refcount mm-lifetime mm-lifetime-lazy-gp resync-ipi; do
+    PASIDBENCH_HOME=/opt/pasidbench HOME=/tmp TMPDIR=/tmp \
+      /opt/pasidbench/pasidbench run /opt/pasidbench/suites/kmod.toml \
+      --backend "kmod:$policy" --param module=/pasidlab.ko \
+      --out "/tmp/kmod-$policy" >"/tmp/kmod-$policy.txt" 2>&1 || suite_rc=1
+    sed 's/^/PLTEST SUITELOG /' "/tmp/kmod-$policy.txt"
+    cat "/tmp/kmod-$policy/results.jsonl" >/dev/ttyS1
+  done
+  echo "PLTEST SUITE END rc=$suite_rc $(cut -d' ' -f1 /proc/uptime)"
+  if lsmod | grep -q '^pasidlab '; then rmmod pasidlab; fi
+fi
+
 echo "PLTEST DMESG BEGIN"
 dmesg
 echo "PLTEST DMESG END"

@@ -214,7 +214,10 @@ struct pasidlab_info {
 #define PASIDLAB_IOC_THREAD	_IOR(PASIDLAB_IOC_MAGIC, 3, struct pasidlab_thread)
 #define PASIDLAB_IOC_COUNTERS	_IOWR(PASIDLAB_IOC_MAGIC, 4, struct pasidlab_counters)
 #define PASIDLAB_IOC_MM_COUNTERS _IOWR(PASIDLAB_IOC_MAGIC, 5, struct pasidlab_counters)
-/* CAP_SYS_ADMIN: zero the global counters (per-mm counters stay). */
+/*
+ * CAP_SYS_ADMIN: zero the global counters and restart pasid_peak_live from
+ * the PASIDs live now (per-mm counters, pasid_live and pasid_idle_ns stay).
+ */
 #define PASIDLAB_IOC_RESET	_IO(PASIDLAB_IOC_MAGIC, 6)
 
 #endif /* _UAPI_LINUX_PASIDLAB_H */

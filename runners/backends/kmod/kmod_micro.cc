@@ -399,6 +399,12 @@ ResultRecord run_kmod_micro(const TestCase& test, const std::string& policy) {
               "it again for the next test");
         if (std::string err = pasidlab_unload(); !err.empty()) throw std::runtime_error(err);
       }
+      if (binding == "none_bound") {
+        // The probe goes off a second after the last mm lost its PASID
+        // (the deferred static key): wait for that, or this measures it on.
+        for (int i = 0; i < 300 && pasidlab_info().switch_probe; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       std::unique_ptr<OtherBoundProcess> other;
       if (binding == "other_bound") other = std::make_unique<OtherBoundProcess>();
       const bool loaded = binding != "no_module";
