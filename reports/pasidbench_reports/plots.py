@@ -1,9 +1,14 @@
 """Figures for the report, as PNG (for the HTML page) and SVG (for papers
 and slides). Each kind is drawn only when the results hold its data:
 
-  distribution   every metric: box plot per set with the samples on top
-  scaling        metrics with an integer parameter spinning_cpus (or cpus):
-                 median cost against the number of CPUs running the mm
+  sweep          model counts of tests that differ in one SWEEP_AXES
+                 parameter (suites/policy-scaling.toml): a curve per policy
+                 of the reference schedule's value, the range shaded
+  distribution   every metric not in a sweep: box plot per set with the
+                 samples on top
+  scaling        measurements with an integer parameter spinning_cpus (or
+                 cpus): median cost against the number of CPUs running
+                 the mm
   pasid          metrics with a boolean parameter with_pasid: cost with and
                  without a PASID-bound mm, per set
   timeline       model results with pasid_timeline: PASID lifetimes
@@ -452,8 +457,9 @@ def sweep_plots(report: Report, directory: Path) -> list:
     for (axis, workload, rest), group in sorted(_sweeps(report).items()):
         label, measures = SWEEP_AXES[axis]
         xs = sorted(group)
+        # The search's own parameters are in the record, not the title.
         rest_text = _describe_rest(workload, {
-            k: json.loads(v) for k, v in rest
+            k: v.strip('"') for k, v in rest
             if k not in ("strategy", "schedules", "pct_depth", "seed",
                          "preemption_bound")})
         for measure in measures:
