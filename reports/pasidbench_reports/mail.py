@@ -129,7 +129,7 @@ def _environment_lines(sets) -> list:
         for result_set in sets:
             value = environment_summary(result_set.environment, key)
             values.setdefault(value, []).append(clean(result_set.label))
-        if list(values) == [None]:
+        if not any(v is not None for v in values):
             continue
         label = f"  {key:<12} "
         if len(values) == 1:
@@ -373,6 +373,8 @@ def render(reports, mutant_report, summary_text: str,
     """options: the report options that change what it shows (--baseline,
     --name, --alpha), repeated in the reproduce command."""
     sets = [s for r in reports for s in r.sets]
+    if not sets and mutant_report:   # a run of seeded mutants only
+        sets = mutant_report.sets
     lines = [subject(reports, mutant_report), ""]
     lines += _intro(reports, mutant_report) + [""]
     lines += _environment_lines(sets) + [""]

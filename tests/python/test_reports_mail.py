@@ -162,3 +162,22 @@ def test_long_command_words_still_paste_whole():
     assert all(len(line) <= 72 for line in lines)
     assert shell_text(lines) == \
         f"build/runners/pasidbench run suites/smoke.toml --out {path}"
+
+
+def test_mail_of_seeded_mutants_alone(tmp_path):
+    records = [fx.environment_record(release="model")]
+    mutant = fx.model_record(
+        "task-refcount/unbind-frees", "thread-pool", {"binder": "unbinds"},
+        {"ipis": fx.metric([1, 1], "count", "lower")}, kind="conformance",
+        outcome="fail", reason="isolation_violation in 3 of 9 schedules",
+        counterexample={"violation": "isolation_violation", "events": 12,
+                        "trace": ["cpu0 bind"]})
+    mutant["mutant_of"] = "task-refcount"
+    mutant["expected_outcome"] = "fail"
+    mutant["suite"] = "smoke"
+    records.append(mutant)
+    fx.write_results(tmp_path / "m", records)
+    out = mail_of([tmp_path / "m"])
+    assert list(sections(out)) == list(SECTIONS)
+    assert "1/1 mutants caught" in out.splitlines()[0]
+    assert "(all) model" in "\n".join(sections(out)["Environment"])
