@@ -209,7 +209,7 @@ def main(argv=None) -> int:
     if args.mail:
         from . import mail
         sys.stdout.write(mail.render(reports, mutant_report, summary_text,
-                                     args.results))
+                                     _shown_options(args)))
     elif args.summary:
         sys.stdout.write(summary_text)
     elif args.rows == "mmtests":
@@ -244,6 +244,20 @@ def main(argv=None) -> int:
         print(f"pasidbench report: wrote {html_path} and "
               f"{sum(len(f) for f in figures)} plots", file=sys.stderr)
     return EXIT_OK
+
+
+def _shown_options(args) -> list:
+    """The options that change what the mail shows, to repeat them."""
+    options = []
+    if args.baseline:
+        options += ["--baseline", args.baseline]
+    for name in args.name:
+        options += ["--name", name]
+    if args.alpha != stats.DEFAULT_ALPHA:
+        options += ["--alpha", f"{args.alpha:g}"]
+    for pattern in args.metric:
+        options += ["--metric", pattern.pattern]
+    return options
 
 
 def _select(report, args):

@@ -271,7 +271,8 @@ def _group_sections(index: int, report: Report, figures: list,
                 body.append(_image(figure, out_dir))
         out += fold("metrics", f"Benchmarks ({len(report.metrics)} metric "
                     f"blocks)", body)
-    sections = (("scaling", "IPI cost against CPUs running the mm"),
+    sections = (("sweep", "Scaling sweeps (policy models)"),
+                ("scaling", "IPI cost against CPUs running the mm"),
                 ("pasid", "Context switches with and without a PASID"),
                 ("timeline", "PASID lifetimes (model backend)"))
     for kind, heading in sections:

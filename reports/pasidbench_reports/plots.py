@@ -1,9 +1,14 @@
 """Figures for the report, as PNG (for the HTML page) and SVG (for papers
 and slides). Each kind is drawn only when the results hold its data:
 
-  distribution   every metric: box plot per set with the samples on top
-  scaling        metrics with an integer parameter spinning_cpus (or cpus):
-                 median cost against the number of CPUs running the mm
+  sweep          model counts of tests that differ in one SWEEP_AXES
+                 parameter (suites/policy-scaling.toml): a curve per policy
+                 of the reference schedule's value, the range shaded
+  distribution   every metric not in a sweep: box plot per set with the
+                 samples on top
+  scaling        measurements with an integer parameter spinning_cpus (or
+                 cpus): median cost against the number of CPUs running
+                 the mm
   pasid          metrics with a boolean parameter with_pasid: cost with and
                  without a PASID-bound mm, per set
   timeline       model results with pasid_timeline: PASID lifetimes
@@ -15,10 +20,12 @@ jitter), so rerunning a report over the same files does not churn.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import textwrap
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -26,6 +33,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402  (matplotlib depends on it)
 
 from .compare import Report, set_letter  # noqa: E402
 from .text import clean  # noqa: E402
@@ -48,6 +56,7 @@ RC = {
 }
 SVG_METADATA = {"Date": None, "Creator": None}
 PNG_METADATA = {"Software": None}
+PNG_COLORS = 64
 
 
 @dataclass
@@ -56,6 +65,8 @@ class PlotFile:
     title: str
     png: Path
     svg: Path
+    # Sweeps: curve label -> how many points it has (tests check >= 5).
+    points: dict = field(default_factory=dict)
 
 
 def set_color(index: int) -> str:
@@ -81,12 +92,22 @@ def file_stem(kind: str, *parts) -> str:
     return f"{kind}-{slug}-{zlib.crc32(text.encode()):08x}"
 
 
-def _save(fig, directory: Path, kind: str, title: str, stem: str) -> PlotFile:
+def _save(fig, directory: Path, kind: str, title: str, stem: str,
+          points: dict | None = None) -> PlotFile:
     png, svg = directory / f"{stem}.png", directory / f"{stem}.svg"
-    fig.savefig(png, format="png", metadata=PNG_METADATA)
+    # A palette of 64 colours keeps the antialiased text and lines and
+    # makes each PNG about 4 times smaller: the smoke run's page loads
+    # some 80 plots, and under 1 MB they must be (docs/reports.md, HTML).
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata=PNG_METADATA)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(
+            colors=PNG_COLORS, method=Image.Quantize.FASTOCTREE).save(
+                png, format="PNG", optimize=True)
     fig.savefig(svg, format="svg", metadata=SVG_METADATA)
     plt.close(fig)
-    return PlotFile(kind, title, png, svg)
+    return PlotFile(kind, title, png, svg, points or {})
 
 
 def _title(text: str, width: int = 80) -> str:
@@ -105,7 +126,12 @@ def _verdict_text(column) -> str:
 def distribution_plots(report: Report, directory: Path) -> list:
     files = []
     jitter = np.random.default_rng(0)
+    # A sweep's points are read from its curves; a box per point and
+    # metric would be hundreds of plots.
+    in_sweeps = sweep_keys(report)
     for metric in report.metrics:
+        if metric.key in in_sweeps:
+            continue
         present = [(i, c) for i, c in enumerate(metric.columns)
                    if c is not None]
         if not present:
@@ -189,7 +215,9 @@ def scaling_plots(report: Report, directory: Path) -> list:
     files = []
     for (metric_name, workload, _), group in sorted(
             _grouped(report, CPU_COUNT_PARAMS, _is_count).items()):
-        if len(group["rows"]) < 2:
+        # Model counts against CPUs are the sweep plots' (reference value
+        # and range, not median and IQR of schedules).
+        if len(group["rows"]) < 2 or group["metric"].mode == "counted":
             continue
         param, sample_row = group["param"], group["metric"]
         fig, ax = plt.subplots(figsize=(8.0, 4.6), layout="constrained")
@@ -309,8 +337,9 @@ def _merge_runs(spans: list) -> list:
 def timeline_plots(report: Report, directory: Path) -> list:
     from matplotlib.patches import Patch
     files = []
+    in_sweeps = sweep_keys(report)
     keys = sorted({k for s in report.sets for k, r in s.tests.items()
-                   if r.get("pasid_timeline")})
+                   if r.get("pasid_timeline") and k not in in_sweeps})
     for key in keys:
         panels = [(i, s.tests[key]["pasid_timeline"])
                   for i, s in enumerate(report.sets)
@@ -376,15 +405,130 @@ def timeline_plots(report: Report, directory: Path) -> list:
     return files
 
 
-PLOT_KINDS = ("dist", "scaling", "pasid", "timeline")
+# Sweeps of policy models (suites/policy-scaling.toml): the parameter
+# swept, its axis label, and the measures drawn against it.
+SWEEP_AXES = {
+    "tasks": ("pool size: tasks (the binder and its pool workers)",
+              ("ipis", "context_switches_pasid_work",
+               "modelled_overhead_ns")),
+    "cpus": ("CPUs", ("ipis", "context_switches_pasid_work",
+                      "modelled_overhead_ns")),
+    "rounds": ("binder churn: clone-bind-exit rounds (bind/unbind cycles)",
+               ("modelled_overhead_ns", "pasid_seconds_idle")),
+    "turnover": ("process turnover: binding processes forked in turn",
+                 ("pasid_seconds_idle", "modelled_overhead_ns")),
+}
+# Model times are short: drawn in microseconds.
+SWEEP_SCALES = {"ns": (1e-3, "us"), "s": (1e6, "us"), "pasid-s": (1e6,
+                                                                   "PASID-us")}
+
+
+def _sweeps(report: Report) -> dict:
+    """(axis, workload, other params) -> {axis value: {metric: row}} for
+    model counts whose tests differ in one SWEEP_AXES parameter only."""
+    sweeps = {}
+    for metric in report.metrics:
+        if metric.mode != "counted":
+            continue
+        params = metric.key.params
+        for axis in SWEEP_AXES:
+            value = params.get(axis)
+            if not _is_count(value):
+                continue
+            rest = tuple(sorted((k, json.dumps(v)) for k, v in params.items()
+                                if k != axis))
+            group = sweeps.setdefault((axis, metric.key.workload, rest), {})
+            group.setdefault(value, {})[metric.metric] = metric
+    return {k: v for k, v in sweeps.items() if len(v) >= 2}
+
+
+def sweep_keys(report: Report) -> set:
+    """The tests that are points of some sweep."""
+    return {row.key for group in _sweeps(report).values()
+            for rows in group.values() for row in rows.values()}
+
+
+def sweep_plots(report: Report, directory: Path) -> list:
+    """One plot per sweep and measure, one curve per policy: the value in
+    the reference schedule (the timed default, the realistic timeline),
+    with the range over the explored schedules shaded. Counts over
+    schedules a search enumerated are not samples: no medians here."""
+    files = []
+    for (axis, workload, rest), group in sorted(_sweeps(report).items()):
+        label, measures = SWEEP_AXES[axis]
+        xs = sorted(group)
+        # The search's own parameters are in the record, not the title.
+        rest_text = _describe_rest(workload, {
+            k: v.strip('"') for k, v in rest
+            if k not in ("strategy", "schedules", "pct_depth", "seed",
+                         "preemption_bound")})
+        for measure in measures:
+            rows = [group[x].get(measure) for x in xs]
+            sample = next((r for r in rows if r is not None), None)
+            if sample is None:
+                continue
+            scale, unit = SWEEP_SCALES.get(sample.unit, (1, sample.unit))
+            fig, ax = plt.subplots(figsize=(8.0, 4.6), layout="constrained")
+            points = {}
+            top_ref, top_range, least = 0.0, 0.0, None
+            for i, result_set in enumerate(report.sets):
+                curve = [(x, r.columns[i]) for x, r in zip(xs, rows)
+                         if r is not None and r.columns[i] is not None]
+                if not curve:
+                    continue
+                x = np.array([p for p, _ in curve], dtype=float)
+                ref = np.array([c.samples[0] for _, c in curve]) * scale
+                low = np.array([c.summary.min for _, c in curve]) * scale
+                high = np.array([c.summary.max for _, c in curve]) * scale
+                ax.fill_between(x, low, high, color=set_color(i), alpha=0.12,
+                                linewidth=0)
+                ax.plot(x, ref, marker="o", color=set_color(i),
+                        linewidth=2.4 if i == 0 else 1.4,
+                        label=plot_text(result_set.label),
+                        zorder=2 if i == 0 else 3)
+                points[result_set.label] = len(curve)
+                top_ref = max(top_ref, float(ref.max()))
+                top_range = max(top_range, float(high.max()))
+                positive = ref[ref > 0]
+                if positive.size:
+                    least = min(least or positive.min(), positive.min())
+            # Late IPIs and descriptors make some schedules far costlier
+            # than the timed one: on a linear axis their range would flatten
+            # the reference curves.
+            if top_range > 20 * max(top_ref, 1e-12):
+                ax.set_yscale("symlog", linthresh=least or 1.0)
+            # 0 (no turnover) has no place on a log axis: symlog keeps it.
+            if xs[0] > 0:
+                ax.set_xscale("log", base=2)
+            else:
+                ax.set_xscale("symlog", base=2, linthresh=1)
+            ax.set_xticks(xs)
+            ax.set_xticklabels([str(x) for x in xs])
+            ax.set_xlabel(plot_text(label))
+            ax.set_ylabel(plot_text(f"{measure} [{unit}]"
+                                    + (", symlog" if ax.get_yscale() ==
+                                       "symlog" else "")))
+            ax.set_title(_title(f"{measure} against {axis}: {rest_text} "
+                                f"(line: reference schedule; shade: range "
+                                f"over explored schedules)"))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+            title = f"{measure} against {axis} ({rest_text})"
+            files.append(_save(fig, directory, "sweep", title,
+                               file_stem("sweep", measure, axis, rest_text),
+                               points))
+    return files
+
+
+PLOT_KINDS = ("dist", "scaling", "pasid", "timeline", "sweep")
 
 
 def write_all(report: Report, directory: Path) -> list:
     directory.mkdir(parents=True, exist_ok=True)
     files = []
     with matplotlib.rc_context(RC):
-        for draw in (distribution_plots, scaling_plots, pasid_plots,
-                     timeline_plots):
+        for draw in (sweep_plots, distribution_plots, scaling_plots,
+                     pasid_plots, timeline_plots):
             files.extend(draw(report, directory))
     # Plots of an earlier report into the same directory would be mistaken
     # for this one's; only files named like ours are removed.
