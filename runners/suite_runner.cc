@@ -1,10 +1,12 @@
 #include "runners/suite_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "platform/environment.h"
 #include "results/jsonl_store.h"
@@ -65,6 +67,7 @@ std::vector<TestCase> plan_suite(const Suite& suite,
                                  const std::vector<std::string>& override_backends,
                                  const RawParams& extra_params) {
   std::vector<TestCase> plan;
+  std::set<std::string> taken;
   for (const auto& st : suite.tests) {
     std::vector<std::string> names;
     const auto& wanted = !override_backends.empty() ? override_backends
@@ -77,9 +80,23 @@ std::vector<TestCase> plan_suite(const Suite& suite,
     if (plan.size() + combos.size() * names.size() > kMaxTestsPerSuite)
       throw InputError(st.where, "the suite plans more than " + std::to_string(kMaxTestsPerSuite) +
                                      " tests; split it into several suites");
-    for (RawParams combo : combos) {
-      for (const auto& [k, v] : extra_params) combo[k] = v;
+    const WorkloadInfo workload = resolve_workload(st.workload, suite.base_dir, st.where);
+    for (const RawParams& suite_combo : combos) {
       for (const auto& b : names) {
+        // --param goes to the tests that take it (a suite may mix
+        // backends with their own parameters); one no test takes is an
+        // error, below.
+        RawParams combo = suite_combo;
+        std::unique_ptr<Backend> backend = backends().create(b, st.where);
+        for (const auto& [k, v] : extra_params) {
+          bool takes = false;
+          for (const auto* specs : {&workload.params, &backend->params()})
+            for (const auto& spec : *specs) takes |= spec.name == k;
+          if (takes) {
+            combo[k] = v;
+            taken.insert(k);
+          }
+        }
         TestCase t = make_test_case(st.workload, suite.base_dir, st.where, combo, b, suite.name);
         t.timeout_s = st.timeout_s > 0 ? st.timeout_s : suite.timeout_s;
         t.repetitions = suite.repetitions;
@@ -88,6 +105,28 @@ std::vector<TestCase> plan_suite(const Suite& suite,
       }
     }
   }
+  // Each change of kmod backend reloads pasidlab.ko (and patches kernel
+  // text): its tests run grouped by backend, after the others.
+  std::map<std::string, int> kmod_rank;
+  for (const auto& t : plan)
+    if (t.backend.rfind("kmod:", 0) == 0) kmod_rank.emplace(t.backend, 1 + kmod_rank.size());
+  if (!kmod_rank.empty())
+    std::stable_sort(plan.begin(), plan.end(), [&](const TestCase& a, const TestCase& b) {
+      auto rank = [&](const TestCase& t) {
+        auto it = kmod_rank.find(t.backend);
+        return it == kmod_rank.end() ? 0 : it->second;
+      };
+      return rank(a) < rank(b);
+    });
+  for (const auto& [k, v] : extra_params)
+    if (!taken.count(k) && !suite.tests.empty()) {
+      // The error resolve_params gives, with the names the first test knows.
+      RawParams one = expand_param_matrix(suite.tests.front()).front();
+      one[k] = v;
+      make_test_case(suite.tests.front().workload, suite.base_dir, suite.tests.front().where, one,
+                     plan.empty() ? "host" : plan.front().backend, suite.name);
+      throw InputError(v.where, "no test of the suite takes parameter '" + k + "'");
+    }
   return plan;
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "platform/environment.h"
@@ -37,7 +38,21 @@ std::filesystem::path kernel_results_dir(const std::string& out_dir,
 std::vector<TestCase> plan_lab_tests(const std::string& suite_path, const std::string& filter,
                                      const RawParams& extra_params) {
   Suite suite = load_suite_file(suite_path);
-  std::vector<TestCase> plan = plan_suite(suite, {"host"}, extra_params);
+  // The machine under test runs what measures it: host and kmod:<policy>.
+  // A suite that names neither (the model's) runs on host, as before.
+  std::vector<TestCase> plan = plan_suite(suite, {}, extra_params);
+  auto on_machine = [](const TestCase& t) {
+    return t.backend == "host" || t.backend.rfind("kmod:", 0) == 0;
+  };
+  if (std::none_of(plan.begin(), plan.end(), on_machine)) {
+    plan = plan_suite(suite, {"host"}, extra_params);
+  } else {
+    for (const auto& t : plan)
+      if (!on_machine(t))
+        throw InputError(
+            SourceLocation{suite.path, 0},
+            "a lab suite runs host and kmod:<policy> tests only; " + t.test_id + " is not one");
+  }
   if (!filter.empty())
     std::erase_if(plan,
                   [&](const TestCase& t) { return t.test_id.find(filter) == std::string::npos; });
@@ -46,9 +61,10 @@ std::vector<TestCase> plan_lab_tests(const std::string& suite_path, const std::s
 
 std::vector<std::string> run_command_args(const KernelManifest& kernel, const std::string& build_id,
                                           const std::string& source, const RunArgs& a) {
-  std::vector<std::string> args = {
-      "run",           a.suite,     "--backend",       "host",        "--out",       a.out_dir,
-      "--kernel-name", kernel.name, "--kernel-policy", kernel.policy, "--time-base", a.time_base};
+  std::vector<std::string> args = {"run", a.suite};
+  if (a.host_only) args.insert(args.end(), {"--backend", "host"});
+  args.insert(args.end(), {"--out", a.out_dir, "--kernel-name", kernel.name, "--kernel-policy",
+                           kernel.policy, "--time-base", a.time_base});
   if (!build_id.empty()) args.insert(args.end(), {"--kernel-build-id", build_id});
   if (!source.empty()) args.insert(args.end(), {"--kernel-source", source});
   if (a.emulated) args.push_back("--emulated");

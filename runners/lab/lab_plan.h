@@ -23,8 +23,9 @@ std::vector<KernelManifest> load_manifests(const std::vector<std::string>& paths
 std::filesystem::path kernel_results_dir(const std::string& out_dir,
                                          const std::string& kernel_name);
 
-// The suite's tests as the machine under test will run them: on the host
-// backend, in order. Throws InputError.
+// The suite's tests as the machine under test will run them, in order: its
+// host and kmod:<policy> tests; a suite that names neither runs on the host
+// backend. Throws InputError (a suite mixing them with model tests too).
 std::vector<TestCase> plan_lab_tests(const std::string& suite_path, const std::string& filter,
                                      const RawParams& extra_params);
 
@@ -36,6 +37,9 @@ struct RunArgs {
   RawParams extra_params;
   bool emulated = false;
   std::string time_base = "real";
+  // --backend host (a suite of the model's run on the machine); false: the
+  // suite's own host and kmod:<policy> backends.
+  bool host_only = true;
 };
 
 // `run SUITE --backend host --out DIR --kernel-name ... [--emulated] ...`:

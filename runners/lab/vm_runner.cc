@@ -18,6 +18,7 @@
 #include "runners/lab/kmod.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
+#include "runners/lab/pasidlab_build.h"
 #include "runners/lab/payload.h"
 
 namespace pasidbench::lab {
@@ -54,6 +55,7 @@ struct GuestImage {
   std::string busybox;
   std::string init_script;
   std::vector<ModuleToLoad> modules;
+  std::string pasidlab_ko;  // built for this kernel when the suite has kmod tests
 };
 
 // Writes the initramfs for one boot; returns its size in bytes.
@@ -79,6 +81,7 @@ uint64_t write_initramfs(const std::string& path, const GuestImage& image,
   std::string seed;
   for (const auto& line : seed_records) seed += line + "\n";
   if (!seed.empty()) cpio.add_file(std::string(kGuestResults) + "/results.jsonl", seed);
+  if (!image.pasidlab_ko.empty()) cpio.add_file_from(kGuestPasidlab, image.pasidlab_ko, 0644);
   for (const auto& f : image.payload->files) {
     if (!f.link_target.empty())
       cpio.add_symlink(f.dest, f.link_target);
@@ -402,6 +405,19 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
   for (const auto& m : image.modules) module_names.push_back(m.name);
   details["modules"] = module_names;
   if (!channel_problem.empty()) return give_up(channel_problem);
+  // The kmod backends load pasidlab.ko with each policy: build it for this
+  // kernel (cached by build.sh) and ship it.
+  const bool kmod = plan_uses_kmod(plan);
+  if (kmod) {
+    PasidlabBuild mb = build_pasidlab(pk, (lab.work / "pasidlab" / k.name).string(), lab.log);
+    if (mb.ko.empty()) {
+      details["pasidlab"] = {{"error", mb.why_not}};
+      lab.log << prefix << " pasidlab.ko: " << mb.why_not << " (its tests will SKIP)\n";
+    } else {
+      details["pasidlab"] = {{"ko", mb.ko}, {"build_s", mb.seconds}};
+      image.pasidlab_ko = mb.ko;
+    }
+  }
   bool iommu = k.iommu == "intel-scalable";
   if (iommu && !pk.config.empty() && kconfig_value(pk.config, "CONFIG_INTEL_IOMMU") != "y") {
     iommu = false;
@@ -437,6 +453,8 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
     ra.extra_params = o.extra_params;
     ra.emulated = true;
     ra.time_base = o.time_base;
+    ra.host_only = !kmod;
+    if (!image.pasidlab_ko.empty()) ra.extra_params["module"] = {kGuestPasidlab, {"lab", 0}};
     std::vector<std::string> agent = {lab.payload.binary,
                                       "lab-agent",
                                       "--channel",
