@@ -170,6 +170,60 @@ TEST_F(ModelCli, BadInputExitsTwoAndWritesNothing) {
   EXPECT_TRUE(replay_files().empty());
 }
 
+// pasidlab.ko's benchmarks give the resync's and the fixup's unit costs; a
+// lab file of several kernels needs one named.
+TEST_F(ModelCli, UnitCostsComeFromTheModulesBenchmarksOfOneKernel) {
+  auto kmod = [](const std::string& kernel, const std::string& policy, const std::string& workload,
+                 json params, json metrics) {
+    return json{
+        {"record", "test"},
+        {"outcome", "pass"},
+        {"backend", "kmod:" + policy},
+        {"policy", policy},
+        {"workload", workload},
+        {"params", params},
+        {"metrics", metrics},
+        {"provenance", {{"kernel", {{"name", kernel}}}, {"machine", {{"time_base", "real"}}}}}};
+  };
+  auto v = [](double x) { return json{{"value", x}}; };
+  {
+    JsonlWriter w((dir_ / "lab.jsonl").string());
+    for (const std::string k : {"k61", "k612"}) {
+      double scale = k == "k61" ? 1 : 2;
+      w.append(kmod(k, "resync-ipi", "micro:pasidlab-switch",
+                    {{"binding", "bound"}, {"placement", "same_cpu"}},
+                    {{"ctxsw_ns", v(1300 * scale)}}));
+      w.append(kmod(k, "resync-ipi", "micro:pasidlab-switch",
+                    {{"binding", "none_bound"}, {"placement", "same_cpu"}},
+                    {{"ctxsw_ns", v(1000 * scale)}}));
+      w.append(kmod(k, "resync-ipi", "micro:pasidlab-switch",
+                    {{"binding", "no_module"}, {"placement", "same_cpu"}},
+                    {{"ctxsw_ns", v(990 * scale)}}));
+      w.append(kmod(k, "mm-lifetime-lazy-gp", "micro:pasidlab-first-submit", json::object(),
+                    {{"first_submit_ns", v(9000 * scale)}, {"submit_ns", v(2000 * scale)}}));
+      w.append(kmod(k, "mm-lifetime", "micro:pasidlab-first-submit", json::object(),
+                    {{"first_submit_ns", v(4000 * scale)}, {"submit_ns", v(1000 * scale)}}));
+    }
+  }
+  CliRun both = cli(
+      "check --policy resync-ipi --workload clone-bind-exit --param costs_from=lab.jsonl", dir_);
+  EXPECT_EQ(both.status, 2);
+  EXPECT_NE(both.out.find("holds measurements of kernels k61, k612; name one: "
+                          "costs_from=lab.jsonl#<kernel>"),
+            std::string::npos)
+      << both.out;
+  CliRun r =
+      cli("check --policy resync-ipi --workload clone-bind-exit --param costs_from=lab.jsonl#k612 "
+          "--format json",
+          dir_);
+  ASSERT_EQ(r.status, 0) << r.out;
+  const json out = json::parse(r.out);
+  const json& costs = out["details"]["cost_model"];
+  EXPECT_EQ(costs["switch_resync_ns"], 600);  // (1300 - 1000) x 2
+  EXPECT_EQ(costs["gp_fixup_ns"], 8000);      // ((9000 - 2000) - (4000 - 1000)) x 2
+  EXPECT_EQ(costs["ctxsw_ns"], 1980);         // no host benchmark: the no-module switch
+}
+
 TEST_F(ModelCli, UnitCostsComeFromAHostResultsFile) {
   {
     JsonlWriter w((dir_ / "host.jsonl").string());

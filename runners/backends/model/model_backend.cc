@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "platform/environment.h"
 #include "results/jsonl_store.h"
@@ -422,29 +424,86 @@ MachineConfig machine_config(const std::map<std::string, std::string>& params,
   return config;
 }
 
-Costs costs_from_results(const std::string& path, Costs base) {
-  SourceLocation where{"--param costs_from=" + path, 0};
+Costs costs_from_results(const std::string& spec, Costs base) {
+  SourceLocation where{"--param costs_from=" + spec, 0};
+  // PATH or PATH#KERNEL: a lab's results hold several kernel builds.
+  std::string path = spec, kernel;
+  if (size_t hash = spec.rfind('#'); hash != std::string::npos) {
+    path = spec.substr(0, hash);
+    kernel = spec.substr(hash + 1);
+  }
   std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) path += "/results.jsonl";
   if (!std::filesystem::is_regular_file(path, ec)) throw InputError(where, "no such results file");
   JsonlContents contents = read_jsonl(path);
-  double ctxsw = NAN, membarrier = NAN;
-  for (const auto& rec : contents.records) {
-    if (record_type(rec) != "test" || !rec.contains("metrics")) continue;
-    const auto& m = rec["metrics"];
-    auto take = [&](const char* name, double& into) {
-      if (m.contains(name) && m[name].is_object() && m[name].contains("value") &&
-          m[name]["value"].is_number())
-        into = m[name]["value"].get<double>();
-    };
-    take("ctxsw_ns", ctxsw);
-    take("membarrier_ns", membarrier);
+  std::set<std::string> kernels;
+  for (const auto& rec : contents.records)
+    if (record_type(rec) == "test" && rec.contains("provenance") &&
+        rec["provenance"].value("machine", json::object()).value("time_base", "") != "model")
+      kernels.insert(rec["provenance"].value("kernel", json::object()).value("name", ""));
+  if (kernel.empty() && kernels.size() > 1) {
+    std::string names;
+    for (const auto& k : kernels) names += (names.empty() ? "" : ", ") + k;
+    throw InputError(where, "holds measurements of kernels " + names +
+                                "; name one: costs_from=" + path + "#<kernel>");
   }
-  if (std::isnan(ctxsw) && std::isnan(membarrier))
+  if (!kernel.empty() && !kernels.count(kernel))
+    throw InputError(where, "has no measurements of kernel '" + kernel + "'");
+
+  double ctxsw = NAN, membarrier = NAN;
+  // pasidlab.ko's micro benchmarks: (policy, what) -> median.
+  std::map<std::pair<std::string, std::string>, double> kmod;
+  for (const auto& rec : contents.records) {
+    if (record_type(rec) != "test" || !rec.contains("metrics") ||
+        rec.value("outcome", "pass") != "pass")
+      continue;
+    if (!kernel.empty() &&
+        rec.value("provenance", json::object()).value("kernel", json::object()).value("name", "") !=
+            kernel)
+      continue;
+    const auto& m = rec["metrics"];
+    auto value = [&](const char* name) {
+      return m.contains(name) && m[name].is_object() && m[name].contains("value") &&
+                     m[name]["value"].is_number()
+                 ? m[name]["value"].get<double>()
+                 : NAN;
+    };
+    const std::string backend = rec.value("backend", "");
+    if (backend.rfind("kmod:", 0) == 0) {
+      const std::string policy = rec.value("policy", "");
+      const json params = rec.value("params", json::object());
+      const std::string w = rec.value("workload", "");
+      if (w == "micro:pasidlab-switch" && params.value("placement", "") == "same_cpu")
+        kmod[{policy, "switch/" + params.value("binding", "")}] = value("ctxsw_ns");
+      if (w == "micro:pasidlab-first-submit")
+        kmod[{policy, "first-extra"}] = value("first_submit_ns") - value("submit_ns");
+      continue;
+    }
+    if (double v = value("ctxsw_ns"); !std::isnan(v)) ctxsw = v;
+    if (double v = value("membarrier_ns"); !std::isnan(v)) membarrier = v;
+  }
+  auto km = [&](const std::string& policy, const std::string& what) {
+    auto it = kmod.find({policy, what});
+    return it == kmod.end() ? NAN : it->second;
+  };
+  // A switch with no module at all, when the host's own benchmark is absent.
+  if (std::isnan(ctxsw))
+    for (const auto& [key, v] : kmod)
+      if (key.second == "switch/no_module" && !std::isnan(v)) ctxsw = v;
+  // The resync's price: a switch in a bound mm under resync-ipi against
+  // one with the probe off; the #GP fixup's: a first submission's extra
+  // time with the fixup (mainline's) against without it (mm-lifetime).
+  double resync = km("resync-ipi", "switch/bound") - km("resync-ipi", "switch/none_bound");
+  double fixup = km("mm-lifetime-lazy-gp", "first-extra") - km("mm-lifetime", "first-extra");
+  if (std::isnan(ctxsw) && std::isnan(membarrier) && std::isnan(resync) && std::isnan(fixup))
     throw InputError(where,
-                     "has no ctxsw_ns or membarrier_ns measurement (run the host "
-                     "micro suites first)");
+                     "has no ctxsw_ns, membarrier_ns or pasidlab micro benchmark measurement "
+                     "(run the host micro suites or suites/kmod.toml first)");
   if (!std::isnan(ctxsw)) base.ctxsw_ns = std::max<int64_t>(1, std::llround(ctxsw));
   if (!std::isnan(membarrier)) base.ipi_ns = std::max<int64_t>(1, std::llround(membarrier));
+  // Noise can make a difference of medians negative: no measurable cost.
+  if (!std::isnan(resync)) base.switch_resync_ns = std::max<int64_t>(0, std::llround(resync));
+  if (!std::isnan(fixup)) base.gp_fixup_ns = std::max<int64_t>(0, std::llround(fixup));
   return base;
 }
 

@@ -38,8 +38,14 @@ std::map<std::string, std::string> machine_params(const MachineConfig& config);
 MachineConfig machine_config(const std::map<std::string, std::string>& params,
                              const std::string& where);
 
-// Unit costs from a host results.jsonl: ctxsw_ns -> cost_ctxsw_ns,
-// membarrier_ns -> cost_ipi_ns. Throws InputError.
+// Unit costs from measurements (`spec`: a results.jsonl or its directory,
+// with #KERNEL to pick one kernel build of a lab's): the host's ctxsw_ns ->
+// cost_ctxsw_ns, membarrier_ns -> cost_ipi_ns; pasidlab.ko's micro
+// benchmarks -> cost_switch_resync_ns (resync-ipi's switch in a bound mm
+// minus with the probe off) and cost_gp_fixup_ns (a first submission's
+// extra time under mm-lifetime-lazy-gp minus under mm-lifetime), and
+// cost_ctxsw_ns from the no-module switch where the host's is missing.
+// Throws InputError.
 Costs costs_from_results(const std::string& path, Costs base);
 
 // The modelled overhead of one schedule (docs/model.md, cost model).
