@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -32,6 +33,7 @@ constexpr int kMaxLatches = 256;
 constexpr uint32_t kMaxSamples = 16384;
 constexpr uint32_t kMaxProcesses = 4096;
 constexpr size_t kMaxOutcomeKinds = 16;
+constexpr size_t kMaxSubmitSteps = 64;
 
 // Everything tasks in different processes share; lives in a MAP_SHARED
 // mapping made before the first fork.
@@ -47,6 +49,8 @@ struct SharedState {
   char error[512];
   std::atomic<uint32_t> n_submit, n_bind, n_unbind;
   double submit_ns[kMaxSamples], bind_ns[kMaxSamples], unbind_ns[kMaxSamples];
+  std::atomic<int64_t> step_outcomes[kMaxSubmitSteps][kMaxOutcomeKinds];
+  std::atomic<int64_t> noise_yields, noise_sleeps, noise_repins;
   std::atomic<uint32_t> n_processes;
   std::atomic<int32_t> process_pids[kMaxProcesses];
 };
@@ -57,6 +61,9 @@ struct Interpreter {
   SharedState* shared = nullptr;
   int shared_fd = -1;  // the memfd behind `shared`, for exec
   std::map<std::string, int> latch_index;
+  std::map<const Step*, int> submit_slot;  // into SharedState::step_outcomes
+  InterpreterOptions options;
+  std::vector<int> allowed_cpus;  // where noise may move a task
 };
 Interpreter interp;  // set before the first fork, so every process has it
 
@@ -134,6 +141,7 @@ struct ProgramPoint {
 struct Task {
   const TaskTemplate* tmpl = nullptr;
   int uid = 0;
+  uint64_t noise = 0;                                     // the task's noise PRNG state
   std::map<std::string, std::vector<pthread_t>> threads;  // started by this task
   std::map<std::string, std::vector<pid_t>> processes;
   std::vector<ProgramPoint> pc;
@@ -150,6 +158,47 @@ std::map<std::string, ExecDeviceFactory>& exec_devices() {
 }
 
 void run_program(Task& task);
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+void seed_noise(Task& task) {
+  task.noise = interp.options.noise_seed ^ (interp.options.run_index * 0x9e3779b97f4a7c15ull) ^
+               (static_cast<uint64_t>(task.uid) << 32);
+}
+
+// At a step boundary: nothing (half the time), a yield, a 1-20 us sleep, or
+// a move to a random allowed CPU. Seeded, but the kernel decides what the
+// task meets there, so runs are not replayable; the seed only varies them.
+void inject_noise(Task& task) {
+  if (interp.options.noise_seed == 0) return;
+  const uint64_t r = splitmix64(task.noise);
+  switch (r % 8) {
+    case 0:
+    case 1:
+      ::sched_yield();
+      interp.shared->noise_yields.fetch_add(1);
+      break;
+    case 2:
+      sleep_for(1000 + static_cast<int64_t>((r >> 8) % 20000));
+      interp.shared->noise_sleeps.fetch_add(1);
+      break;
+    case 3:
+      if (interp.options.pin_cpu < 0 && interp.allowed_cpus.size() > 1) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(interp.allowed_cpus[(r >> 8) % interp.allowed_cpus.size()], &set);
+        if (::sched_setaffinity(0, sizeof set, &set) == 0) interp.shared->noise_repins.fetch_add(1);
+      }
+      break;
+    default:
+      break;
+  }
+}
 
 void* thread_main(void* arg) {
   std::unique_ptr<Task> task(static_cast<Task*>(arg));
@@ -173,6 +222,7 @@ void* thread_main(void* arg) {
   Task task;
   task.tmpl = tmpl;
   task.uid = static_cast<int>(interp.shared->tasks.fetch_add(1));
+  seed_noise(task);
   try {
     run_program(task);
   } catch (const TaskExit&) {
@@ -195,6 +245,7 @@ void start_thread(Task& parent, const TaskTemplate* tmpl) {
   auto* task = new Task;
   task->tmpl = tmpl;
   task->uid = static_cast<int>(interp.shared->tasks.fetch_add(1));
+  seed_noise(*task);
   pthread_t th;
   int rc = pthread_create(&th, nullptr, thread_main, task);
   if (rc != 0) {
@@ -226,6 +277,8 @@ void record_submit(Task& task, const Step& step, const std::string& outcome, int
   auto it = std::find(kinds.begin(), kinds.end(), outcome);
   if (it == kinds.end()) throw std::logic_error("device returned an unlisted outcome: " + outcome);
   s->outcomes[it - kinds.begin()].fetch_add(1);
+  if (auto slot = interp.submit_slot.find(&step); slot != interp.submit_slot.end())
+    s->step_outcomes[slot->second][it - kinds.begin()].fetch_add(1);
   s->retries.fetch_add(retries);
   if (outcome == "ok") push_sample(s->submit_ns, s->n_submit, static_cast<double>(ns));
   if (!outcome_matches(step.expect, outcome)) {
@@ -256,6 +309,11 @@ void exec_task(Task& task) {
                       {"device_kind", interp.device->exec_kind()},
                       {"device_state", interp.device->state_for_exec()},
                       {"shared_fd", interp.shared_fd},
+                      {"noise_seed", interp.options.noise_seed},
+                      {"run_index", interp.options.run_index},
+                      {"pin_cpu", interp.options.pin_cpu},
+                      {"allowed_cpus", interp.allowed_cpus},
+                      {"noise", task.noise},
                       {"exec_image", exec_image()}};
   const std::string text = j.dump();
   int fd = ::memfd_create("pasidbench-exec", 0);  // inherited: the new image reads it
@@ -363,6 +421,7 @@ void run_steps(Task& task, const std::vector<Step>& steps, std::span<const Progr
   for (; i < steps.size(); ++i) {
     task.pc.back() = {i, 0};
     check_abort();
+    inject_noise(task);
     run_step(task, steps[i]);
   }
   task.pc.pop_back();
@@ -397,6 +456,31 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+void collect_submit_steps(const std::vector<Step>& steps, const std::string& path,
+                          std::vector<std::pair<std::string, const Step*>>* out) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const std::string here = path + std::to_string(i);
+    if (steps[i].op == StepOp::kSubmit) out->push_back({here, &steps[i]});
+    collect_submit_steps(steps[i].body, here + ".", out);
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, const Step*>> submit_steps_of(const Scenario& scenario) {
+  std::vector<std::pair<std::string, const Step*>> out;
+  for (const auto& t : scenario.tasks) collect_submit_steps(t.program, t.name + "/", &out);
+  return out;
+}
+
+namespace {
+// The first kMaxSubmitSteps are counted per step; host_cannot_run() refuses more.
+void number_submit_steps(const Scenario& scenario) {
+  interp.submit_slot.clear();
+  for (const auto& [key, step] : submit_steps_of(scenario))
+    if (interp.submit_slot.size() < kMaxSubmitSteps)
+      interp.submit_slot.emplace(step, static_cast<int>(interp.submit_slot.size()));
+}
 }  // namespace
 
 bool outcome_matches(SubmitExpect expect, const std::string& outcome) {
@@ -574,12 +658,18 @@ void continue_scenario_after_exec(const char* fd_text) {
   interp.shared = static_cast<SharedState*>(mem);
   interp.shared_fd = shared_fd;
   for (const auto& t : scenario.tasks) collect_latches(t.program, &interp.latch_index);
+  number_submit_steps(scenario);
+  interp.options.noise_seed = j.at("noise_seed").get<uint64_t>();
+  interp.options.run_index = j.at("run_index").get<uint64_t>();
+  interp.options.pin_cpu = j.at("pin_cpu").get<int>();
+  interp.allowed_cpus = j.at("allowed_cpus").get<std::vector<int>>();
   exec_image() = j.at("exec_image").get<std::string>();
 
   Task task;
   task.tmpl = scenario.find(j.at("template").get<std::string>());
   if (!task.tmpl) die("no template '" + j.at("template").get<std::string>() + "'");
   task.uid = j.at("uid").get<int>();
+  task.noise = j.at("noise").get<uint64_t>();
   for (const auto& [name, pids] : j.at("processes").items())
     task.processes[name] = pids.get<std::vector<pid_t>>();
   std::vector<ProgramPoint> resume;
@@ -612,17 +702,47 @@ std::string host_cannot_run(const Scenario& scenario, const TaskDevice& device) 
     return "the device has more outcome kinds than the interpreter counts";
   std::map<std::string, int> latches;
   for (const auto& t : scenario.tasks) collect_latches(t.program, &latches);
+  if (submit_steps_of(scenario).size() > kMaxSubmitSteps)
+    return "scenario has more than " + std::to_string(kMaxSubmitSteps) +
+           " submit steps; the host interpreter counts outcomes per step for that many";
   if (latches.size() > kMaxLatches)
     return "scenario uses " + std::to_string(latches.size()) +
            " latches; the host interpreter holds " + std::to_string(kMaxLatches);
   return {};
 }
 
-InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& device) {
+InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& device,
+                                       const InterpreterOptions& options) {
   InterpreterResult result;
   if (std::string why = host_cannot_run(scenario, device); !why.empty()) {
     result.error = why;
     return result;
+  }
+  // The CPUs this run may use; pin_cpu narrows them to one for every task
+  // (they inherit the affinity), restored when the run is over.
+  cpu_set_t was_allowed;
+  CPU_ZERO(&was_allowed);
+  if (::sched_getaffinity(0, sizeof was_allowed, &was_allowed) != 0) {
+    result.error = std::string("sched_getaffinity: ") + std::strerror(errno);
+    return result;
+  }
+  std::vector<int> allowed;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &was_allowed)) allowed.push_back(c);
+  if (options.pin_cpu >= 0) {
+    if (std::find(allowed.begin(), allowed.end(), options.pin_cpu) == allowed.end()) {
+      result.error = "pin_cpu " + std::to_string(options.pin_cpu) +
+                     " is not among the CPUs this process may run on";
+      return result;
+    }
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(options.pin_cpu, &one);
+    if (::sched_setaffinity(0, sizeof one, &one) != 0) {
+      result.error = std::string("sched_setaffinity: ") + std::strerror(errno);
+      return result;
+    }
+    allowed = {options.pin_cpu};
   }
   // A memfd, so that a task's exec can map the same state again.
   int shared_fd = ::memfd_create("pasidbench-scenario", MFD_CLOEXEC);
@@ -645,6 +765,9 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
   interp.shared_fd = shared_fd;
   interp.latch_index.clear();
   for (const auto& t : scenario.tasks) collect_latches(t.program, &interp.latch_index);
+  number_submit_steps(scenario);
+  interp.options = options;
+  interp.allowed_cpus = allowed;
 
   // Orphans (a process whose parent task exited first) come back here to be
   // reaped, and to be seen if they crashed.
@@ -679,6 +802,7 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
     }
   }
   ::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
+  if (options.pin_cpu >= 0) ::sched_setaffinity(0, sizeof was_allowed, &was_allowed);
 
   const auto& kinds = device.outcome_kinds();
   for (size_t i = 0; i < kinds.size(); ++i)
@@ -686,6 +810,16 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
       result.outcomes[kinds[i]] = n;
       result.submits += n;
     }
+  for (const auto& [key, step] : submit_steps_of(scenario)) {
+    auto slot = interp.submit_slot.find(step);
+    if (slot == interp.submit_slot.end()) continue;
+    auto& per_step = result.step_outcomes[key];
+    for (size_t i = 0; i < kinds.size(); ++i)
+      if (int64_t n = shared->step_outcomes[slot->second][i].load()) per_step[kinds[i]] = n;
+  }
+  result.noise_yields = shared->noise_yields.load();
+  result.noise_sleeps = shared->noise_sleeps.load();
+  result.noise_repins = shared->noise_repins.load();
   result.unexpected = shared->unexpected.load();
   if (shared->first_unexpected_claimed.load()) result.first_unexpected = shared->first_unexpected;
   result.retries = shared->retries.load();

@@ -114,8 +114,23 @@ class WorkQueueDevice : public TaskDevice {
   std::string last_path_;
 };
 
+// Schedule noise for differential runs against the model (docs/kmod.md
+// "Differential test"): with a seed, each task draws at every step boundary
+// whether to sched_yield(), sleep a few microseconds or move itself to a
+// random CPU of those the run was allowed, so that repeated runs visit other
+// interleavings. Off (seed 0) the interpreter adds nothing.
+struct InterpreterOptions {
+  uint64_t noise_seed = 0;
+  uint64_t run_index = 0;  // mixed into the seed: each run of a test draws anew
+  int pin_cpu = -1;        // >= 0: every task of the scenario on this one CPU
+};
+
 struct InterpreterResult {
   std::map<std::string, int64_t> outcomes;
+  // Per submit step ("<template>/<index>[.<index>...]", 0-based, the model's
+  // Machine::submit_steps() keys): outcome -> submissions.
+  std::map<std::string, std::map<std::string, int64_t>> step_outcomes;
+  int64_t noise_yields = 0, noise_sleeps = 0, noise_repins = 0;
   int64_t submits = 0;
   int64_t unexpected = 0;
   std::string first_unexpected;
@@ -132,7 +147,11 @@ std::string host_cannot_run(const Scenario& scenario, const TaskDevice& device);
 
 // Runs it from the calling process (which must not be multi-threaded: it
 // forks) and returns when every task has ended.
-InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& device);
+InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& device,
+                                       const InterpreterOptions& options = {});
+
+// The scenario's submit steps in the order and with the keys above.
+std::vector<std::pair<std::string, const Step*>> submit_steps_of(const Scenario& scenario);
 
 // Verdict and metrics of a run.
 void fill_from_interpreter(const InterpreterResult& result, ResultRecord* r);

@@ -5,7 +5,9 @@
 // outcome, violation and metric names, from the module's counters, plus
 // real bind/unbind/submit times; and the module's micro benchmarks.
 #include <chrono>
+#include <climits>
 #include <cmath>
+#include <map>
 #include <thread>
 
 #include "kernels/policies/policy.h"
@@ -33,6 +35,18 @@ const std::vector<ParamSpec>& kmod_param_specs() {
           "ENQCMD attempts rejected (queue full) before a submission counts as rejected"),
       ParamSpec::Int("completion_timeout_ms", 1000, 1, 600000,
                      "how long to wait for a completion record"),
+      ParamSpec::Int("runs", 1, 1, 100000,
+                     "run the scenario this many times in the test (the differential test's "
+                     "sample): outcomes and counters are summed, and details.differential says "
+                     "per submit step what the runs saw and in how many runs each violation "
+                     "showed"),
+      ParamSpec::Int("noise_seed", 0, 0, INT64_MAX,
+                     "0: no noise; else each task yields, sleeps 1-20 us or moves to a random "
+                     "allowed CPU at step boundaries, drawn from this seed and the run's number"),
+      ParamSpec::Int("pin_cpu", -1, -1, 4095,
+                     "-1: tasks run where the kernel puts them; else every task of the "
+                     "scenario on this CPU (with noise_seed 0: the workload leaves the kernel "
+                     "no choice of CPU)"),
       ParamSpec::Int("settle_ms", 500, 0, 60000,
                      "after the workload, wait up to this long for PASIDs still allocated to be "
                      "freed (mm-lifetime frees at __mmdrop(), which lazy-TLB CPUs defer)"),
@@ -68,6 +82,29 @@ void add_module_metrics(const PasidlabCounters& d, bool fresh_module, ResultReco
   r->add_metric("task_work_runs", {v("task_work_runs")});
   r->add_metric("gp_fixups", {v("gp_fixups")});
   r->add_metric("enqcmd_retries", {v("enqcmd_retries")});
+}
+
+// Adds one run's result to the test's: counts summed, samples appended
+// (the interpreter caps them per run), the first error and unexpected
+// outcome kept.
+void merge_run(const InterpreterResult& one, InterpreterResult* all) {
+  for (const auto& [kind, n] : one.outcomes) all->outcomes[kind] += n;
+  for (const auto& [step, kinds] : one.step_outcomes)
+    for (const auto& [kind, n] : kinds) all->step_outcomes[step][kind] += n;
+  all->submits += one.submits;
+  all->unexpected += one.unexpected;
+  if (all->first_unexpected.empty()) all->first_unexpected = one.first_unexpected;
+  all->retries += one.retries;
+  all->tasks += one.tasks;
+  all->noise_yields += one.noise_yields;
+  all->noise_sleeps += one.noise_sleeps;
+  all->noise_repins += one.noise_repins;
+  for (auto [from, to] :
+       {std::pair{&one.submit_ns, &all->submit_ns}, std::pair{&one.bind_ns, &all->bind_ns},
+        std::pair{&one.unbind_ns, &all->unbind_ns}})
+    if (to->size() < 16384) to->insert(to->end(), from->begin(), from->end());
+  if (all->error.empty()) all->error = one.error;
+  all->crashed = all->crashed || one.crashed;
 }
 
 class KmodBackend : public Backend {
@@ -150,8 +187,31 @@ class KmodBackend : public Backend {
     PasidlabDevice device(static_cast<int>(test.params.get_int("max_retries")),
                           std::chrono::milliseconds(test.params.get_int("completion_timeout_ms")));
     if (std::string why = host_cannot_run(test.scenario, device); !why.empty()) return skip(why);
+    const int64_t runs = test.params.get_int("runs");
+    InterpreterOptions options;
+    options.noise_seed = static_cast<uint64_t>(test.params.get_int("noise_seed"));
+    options.pin_cpu = static_cast<int>(test.params.get_int("pin_cpu"));
     PasidlabCounters before = pasidlab_counters();
-    InterpreterResult result = run_scenario_on_host(test.scenario, device);
+    // Runs one after another; each run's module violations are counted per
+    // run (how many runs showed a mutant's violation). The settle wait comes
+    // once, after the last run: frees that trail a run land in the next one,
+    // which changes no run's outcomes, only where a count falls.
+    InterpreterResult result;
+    std::map<std::string, int64_t> runs_with_violation, runs_with_outcome;
+    int64_t runs_done = 0;
+    for (int64_t run = 0; run < runs; ++run) {
+      options.run_index = static_cast<uint64_t>(run);
+      PasidlabCounters run_before = pasidlab_counters();
+      InterpreterResult one = run_scenario_on_host(test.scenario, device, options);
+      PasidlabCounters run_delta = pasidlab_delta(run_before, pasidlab_counters());
+      ++runs_done;
+      for (const auto& [kind, n] : run_delta.violations)
+        if (n > 0) ++runs_with_violation[kind];
+      for (const auto& [kind, n] : one.outcomes)
+        if (n > 0) ++runs_with_outcome[kind];
+      merge_run(one, &result);
+      if (!one.error.empty()) break;  // a broken run ends the sample: it is not a verdict
+    }
     // PASIDs of exited mms go at __mmdrop(), when the last lazy-TLB CPU
     // switched away: wait for them, or the frees land in the next test.
     auto settle_until = std::chrono::steady_clock::now() +
@@ -209,6 +269,17 @@ class KmodBackend : public Backend {
                  {"module_counters_reset", fresh},
                  {"device_delay_us", info.device_delay_us},
                  {"module_counters", counters_json(d)},
+                 {"differential",
+                  {{"runs", runs_done},
+                   {"noise_seed", options.noise_seed},
+                   {"pin_cpu", options.pin_cpu},
+                   {"noise",
+                    {{"yields", result.noise_yields},
+                     {"sleeps", result.noise_sleeps},
+                     {"repins", result.noise_repins}}},
+                   {"step_outcomes", result.step_outcomes},
+                   {"runs_with_outcome", runs_with_outcome},
+                   {"runs_with_violation", runs_with_violation}}},
                  {"emulated",
                   "the work queue, ENQCMD (an ioctl), the IA32_PASID MSR (a per-thread "
                   "variable) and the IOMMU's PASID table; the policy runs in the real "

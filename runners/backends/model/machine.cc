@@ -60,6 +60,7 @@ struct Machine::Insn {
   int32_t jump = 0;   // kLoop: past the body; kLoopEnd: the body's start
   int64_t n = 0;      // count or nanoseconds
   uint32_t step = 0;  // Step::id of the scenario step
+  int32_t slot = -1;  // kSubmit: index into submit_steps()
 };
 
 struct Machine::Program {
@@ -98,6 +99,7 @@ struct Machine::SimTask {
   int64_t submits_left = 0;
   SubmitExpect submit_expect = SubmitExpect::kAny;
   uint32_t submit_step = 0;  // Step::id of the submit in progress
+  int32_t submit_slot = -1;
   bool task_work = false;
   bool killed = false;
   bool ran_since_switch = false;
@@ -147,6 +149,7 @@ struct Machine::Descriptor {
   int task = 0;
   SubmitExpect expect = SubmitExpect::kAny;
   uint32_t step = 0;
+  int32_t slot = -1;
   int64_t ready_at = 0;
   uint64_t seq = 0;
 };
@@ -238,10 +241,15 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
   std::vector<std::vector<std::pair<int, int64_t>>> spawns(T);  // (child, per run)
   std::vector<int64_t> execs(T, 0), binds(T, 0);
 
-  std::function<void(const std::vector<Step>&, std::vector<Insn>&, int, int64_t, size_t)> compile =
-      [&](const std::vector<Step>& steps, std::vector<Insn>& code, int depth, int64_t times,
-          size_t tmpl) {
-        for (const auto& s : steps) {
+  // `path`: the step's place in its template ("worker/2.0"), the key the
+  // host interpreter counts per-step outcomes under too.
+  std::function<void(const std::vector<Step>&, std::vector<Insn>&, int, int64_t, size_t,
+                     const std::string&)>
+      compile = [&](const std::vector<Step>& steps, std::vector<Insn>& code, int depth,
+                    int64_t times, size_t tmpl, const std::string& path) {
+        for (size_t index = 0; index < steps.size(); ++index) {
+          const Step& s = steps[index];
+          const std::string here = path + std::to_string(index);
           Insn in;
           in.step = s.id;
           switch (s.op) {
@@ -256,6 +264,8 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
               in.op = Op::kSubmit;
               in.n = s.count;
               in.expect = s.expect;
+              in.slot = static_cast<int32_t>(submit_steps_.size());
+              submit_steps_.push_back(here);
               break;
             case StepOp::kCompute:
               in.op = Op::kCompute;
@@ -301,7 +311,7 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
               loop.op = Op::kLoop;
               loop.n = s.count;
               code.push_back(loop);
-              compile(s.body, code, depth + 1, saturating_mul(times, s.count), tmpl);
+              compile(s.body, code, depth + 1, saturating_mul(times, s.count), tmpl, here + ".");
               Insn end;
               end.op = Op::kLoopEnd;
               end.jump = static_cast<int32_t>(at + 1);
@@ -318,7 +328,7 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
     programs_[i].name = sc.tasks[i].name;
     programs_[i].initial = sc.tasks[i].initial;
     programs_[i].instances = sc.tasks[i].instances;
-    compile(sc.tasks[i].program, programs_[i].code, 0, 1, i);
+    compile(sc.tasks[i].program, programs_[i].code, 0, 1, i, sc.tasks[i].name + "/");
   }
   flags_ = static_cast<int>(flag_index.size());
   flag_names_.resize(flag_index.size());
@@ -415,9 +425,12 @@ void Machine::reset() {
 
 void Machine::run(Chooser& chooser, bool record, ScheduleResult& out) {
   std::vector<Deviation> deviations = std::move(out.deviations);
+  std::vector<uint8_t> step_outcomes = std::move(out.step_outcomes);
   deviations.clear();
   out = ScheduleResult{};
   out.deviations = std::move(deviations);
+  out.step_outcomes = std::move(step_outcomes);
+  out.step_outcomes.assign(submit_steps_.size(), 0);
   out.digest = kDigestSeed;
   chooser_ = &chooser;
   out_ = &out;
@@ -764,6 +777,7 @@ void Machine::run_program(SimTask& t) {
         t.submits_left = in.n;
         t.submit_expect = in.expect;
         t.submit_step = in.step;
+        t.submit_slot = in.slot;
         enqcmd(t);
         return;
       case Op::kCompute:
@@ -870,7 +884,7 @@ void Machine::enqcmd(SimTask& t) {
     // The work queue is not mapped in this mm: there is no portal to
     // ENQCMD to, nothing reaches the device.
     if (record_) note(name(t.k.id) + " submit: no portal mapped");
-    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.submit_step, t.k.msr, t.k.mm);
+    outcome(t, SubmitOutcome::kFaultUnbound, expect, t.submit_step, t.submit_slot, t.k.msr, t.k.mm);
     t.ready_at = now_ + cost;
     return;
   }
@@ -880,7 +894,8 @@ void Machine::enqcmd(SimTask& t) {
     bool fixed = policy_->gp_fault(*this, t.k) && t.k.msr != kInvalidPasid;
     if (!fixed) {
       if (record_) note("-> SIGSEGV");
-      outcome(t, SubmitOutcome::kGpSigsegv, expect, t.submit_step, kInvalidPasid, t.k.mm);
+      outcome(t, SubmitOutcome::kGpSigsegv, expect, t.submit_step, t.submit_slot, kInvalidPasid,
+              t.k.mm);
       t.submits_left = 0;
       if (record_) note(";");
       begin_exit(t);
@@ -1215,8 +1230,8 @@ void Machine::queue_descriptor(SimTask& t) {
   const int pasid = t.k.msr;
   bool late = choose_latency(false) != 0;
   int64_t at = now_ + (late ? config_.costs.device_late_ns : config_.costs.device_ns);
-  queue_.push_back(
-      {pasid, t.msr_alloc, t.k.mm, t.k.id, t.submit_expect, t.submit_step, at, seq_++});
+  queue_.push_back({pasid, t.msr_alloc, t.k.mm, t.k.id, t.submit_expect, t.submit_step,
+                    t.submit_slot, at, seq_++});
   if (pasid >= static_cast<int>(queued_per_pasid_.size()))
     queued_per_pasid_.resize(static_cast<size_t>(pasid) * 2, 0);
   ++queued_per_pasid_[pasid];
@@ -1248,15 +1263,16 @@ void Machine::execute_descriptor() {
          std::to_string(d.pasid) + " -> " +
          (owner == kNone ? std::string("no PASID-table entry") : mm_name(owner)) + ": " +
          to_string(o));
-  outcome(tasks_[d.task], o, d.expect, d.step, d.pasid, d.mm);
+  outcome(tasks_[d.task], o, d.expect, d.step, d.slot, d.pasid, d.mm);
   if (queued_per_pasid_[d.pasid] == 0)
     for (auto& s : tasks_)
       if (s.state == kBlocked && s.why == kDraining && s.block_arg == d.pasid) wake(s);
 }
 
-void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int pasid,
-                      int mm) {
+void Machine::outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int slot,
+                      int pasid, int mm) {
   ++out_->outcomes[static_cast<int>(o)];
+  if (slot >= 0) out_->step_outcomes[slot] |= uint8_t{1} << static_cast<int>(o);
   if (o == SubmitOutcome::kIsolation)
     violation(Violation::kIsolation, "isolation_violation: DMA of " + name(t.k.id) + " (" +
                                          mm_name(mm) + ") went to another mm via PASID " +

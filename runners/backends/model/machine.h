@@ -141,6 +141,9 @@ struct ScheduleResult {
   int64_t end_ns = 0;
   bool step_limit = false;
   std::vector<Deviation> deviations;
+  // Per submit step (Machine::submit_steps()), a bit per SubmitOutcome the
+  // step's submissions had in this schedule.
+  std::vector<uint8_t> step_outcomes;
 
   bool failed() const { return violation_kind >= 0; }
 };
@@ -175,6 +178,9 @@ class Machine final : public KernelOps {
   const std::vector<TraceEvent>& trace() const { return trace_; }
   const std::vector<PasidInterval>& timeline() const { return timeline_; }
   int cpus() const { return scenario_.cpus; }
+  // Every submit step of the scenario, in program order per template:
+  // "<template>/<index>[.<index in a repeat's body>...]", 0-based.
+  const std::vector<std::string>& submit_steps() const { return submit_steps_; }
   const MachineConfig& config() const { return config_; }
 
   // KernelOps.
@@ -246,7 +252,8 @@ class Machine final : public KernelOps {
   void check_invariants();
   void check_pasid_table();
 
-  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int pasid, int mm);
+  void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int slot, int pasid,
+               int mm);
   void violation(Violation v, const std::string& what);
   void set_msr(SimTask& t, int pasid, uint32_t alloc);
 
@@ -264,6 +271,7 @@ class Machine final : public KernelOps {
   std::vector<Program> programs_;
   int flags_ = 0;
   std::vector<std::string> flag_names_;
+  std::vector<std::string> submit_steps_;
 
   // Per-run state (reset() clears it, keeping capacity).
   std::vector<SimTask> tasks_;

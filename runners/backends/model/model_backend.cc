@@ -148,6 +148,19 @@ void fill_outcomes(ResultRecord& r, const std::array<int64_t, kOutcomeKinds>& ou
     if (outcomes[k] > 0) r.outcomes[to_string(static_cast<SubmitOutcome>(k))] = outcomes[k];
 }
 
+// The reference schedule's counters, under the kmod records' metric names.
+json counters_json(const Counters& c) {
+  return {{"pasid_allocs", c.pasid_allocs},
+          {"pasid_frees", c.pasid_frees},
+          {"pasid_peak_live", c.pasid_peak_live},
+          {"context_switches", c.context_switches},
+          {"context_switches_pasid_work", c.context_switches_pasid_work},
+          {"ipis", c.ipis},
+          {"task_work_runs", c.task_work_runs},
+          {"gp_fixups", c.gp_fixups},
+          {"submits", c.submits}};
+}
+
 class ModelBackend : public Backend {
  public:
   explicit ModelBackend(const PolicyInfo& policy) : policy_(policy) {}
@@ -207,7 +220,19 @@ class ModelBackend : public Backend {
                   {{"steps", s.reference.steps},
                    {"decisions", s.reference.decisions},
                    {"end_ns", s.reference.end_ns},
-                   {"digest", hex64(s.reference.digest)}}}};
+                   {"digest", hex64(s.reference.digest)},
+                   {"counters", counters_json(s.reference.counters)}}}};
+    // What each submit step's submissions had over the checked schedules
+    // (pasidbench diff-model compares the module's per-step outcomes with it).
+    json steps = json::object();
+    for (size_t i = 0; i < machine.submit_steps().size(); ++i) {
+      json kinds = json::array();
+      const uint8_t bits = i < s.step_outcomes.size() ? s.step_outcomes[i] : 0;
+      for (int k = 0; k < kOutcomeKinds; ++k)
+        if (bits & (1u << k)) kinds.push_back(to_string(static_cast<SubmitOutcome>(k)));
+      steps[machine.submit_steps()[i]] = kinds;
+    }
+    r.details["step_outcomes"] = steps;
 
     std::string checked = std::to_string(s.checked) + " schedule" + (s.checked == 1 ? "" : "s");
     if (s.found.violation >= 0) {

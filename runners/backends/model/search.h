@@ -53,6 +53,11 @@ struct SearchResult {
   // Over the `checked` schedules, the reference included:
   std::array<int64_t, kViolationKinds> failing_schedules{};  // schedules showing the kind
   std::array<int64_t, kOutcomeKinds> outcomes{};             // submissions
+  // Per submit step (Machine::submit_steps()): the outcomes its submissions
+  // had in some checked schedule, a bit per SubmitOutcome. A set of what the
+  // model can produce only when `complete` (and, exhaustive, within the
+  // preemption bound).
+  std::vector<uint8_t> step_outcomes;
   std::vector<Counters> samples;  // the reference schedule's first, then one per schedule
   ScheduleResult reference;       // the timed default schedule, recorded
   std::vector<PasidInterval> timeline;

@@ -1,0 +1,162 @@
+// pasidbench diff-model RESULTS...: the differential test against the model
+// (docs/kmod.md "Differential test"). For every workload x params x policy
+// the kmod records ran, the model backend runs the same scenario and policy;
+// each outcome the module showed at a submit step must be one the model's
+// search produced there.
+#include <filesystem>
+#include <iostream>
+
+#include "platform/environment.h"
+#include "platform/input_error.h"
+#include "results/jsonl_store.h"
+#include "runners/cli/commands.h"
+#include "runners/diff_model.h"
+#include "runners/suite_runner.h"
+#include "suites/workload/workloads.h"
+
+namespace pasidbench::cli {
+
+namespace {
+
+struct DiffModelOptions {
+  std::vector<std::string> results;
+  std::string base_dir = "suites";
+  std::string out_dir = "out/diff-model";
+  int timeout_s = 120;
+  std::vector<std::string> params;
+};
+
+std::vector<std::string> result_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_regular_file(path)) return {path};
+  if (!fs::is_directory(path)) throw InputError({path, 0}, "no such results file or directory");
+  std::vector<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(path))
+    if (e.is_regular_file() && e.path().extension() == ".jsonl") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The model's test for a module side: the workload's own parameters only
+// (the kmod backend's are no model parameters), one simulated CPU where the
+// module's tasks were pinned to one.
+TestCase model_test(const ModuleSide& m, const DiffModelOptions& o) {
+  WorkloadInfo w = resolve_workload(m.workload, o.base_dir, {"--base-dir", 0});
+  RawParams given;
+  for (const auto& spec : w.params)
+    if (auto it = m.params.find(spec.name); it != m.params.end())
+      given[spec.name] = {it->second, {"record param " + spec.name, 0}};
+  for (const auto& text : o.params) {
+    auto [k, v] = split_param_flag(text);
+    given[k] = {v, {"--param " + text, 0}};
+  }
+  TestCase test =
+      make_test_case(m.workload, o.base_dir, {"--base-dir", 0}, given, "model:" + m.policy, "");
+  if (m.pin_cpu >= 0) test.scenario.cpus = 1;
+  test.timeout_s = o.timeout_s;
+  return test;
+}
+
+std::string params_text(const ModuleSide& m) {
+  std::string text;
+  for (const auto& [k, v] : m.params) text += (text.empty() ? "" : " ") + k + "=" + v;
+  return text;
+}
+
+}  // namespace
+
+void add_diff_model_command(CLI::App& app, int& exit_code) {
+  static DiffModelOptions o;
+  auto* cmd = app.add_subcommand(
+      "diff-model",
+      "The differential test: each outcome pasidlab.ko showed per submit step in kmod records "
+      "(runs=, noise_seed=) against the outcomes the model's search produces for the same "
+      "scenario and policy. Exit 1 on a mismatch or an incomplete comparison.");
+  cmd->add_option("results", o.results, "results.jsonl files or directories holding them")
+      ->required();
+  cmd->add_option("--base-dir", o.base_dir,
+                  "where the records' scenario files are named from (the suite's directory)")
+      ->capture_default_str();
+  cmd->add_option("--out", o.out_dir, "where the model's counterexample replay files go")
+      ->capture_default_str();
+  cmd->add_option("--timeout", o.timeout_s, "seconds per model search")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--param", o.params, "k=v model parameter for every comparison (repeatable)");
+  cmd->callback([&exit_code] {
+    std::map<std::string, ModuleSide> sides;
+    std::vector<std::string> order;
+    int64_t records = 0;
+    for (const auto& path : o.results)
+      for (const auto& file : result_files(path)) {
+        JsonlContents c = read_jsonl(file);
+        for (const auto& p : c.problems) std::cerr << "diff-model: " << p << "\n";
+        for (const auto& rec : c.records) {
+          if (record_type(rec) != "result" && rec.value("record", "result") != "result") continue;
+          if (rec.value("backend", "").rfind("kmod:", 0) != 0) continue;
+          const std::string key = module_side_key(rec);
+          ModuleSide side = sides.count(key) ? sides[key] : ModuleSide{};
+          if (!add_module_record(rec, &side)) continue;
+          if (!sides.count(key)) order.push_back(key);
+          sides[key] = side;
+          ++records;
+        }
+      }
+    if (sides.empty()) {
+      std::cout << "diff-model: no kmod scenario records with differential details in "
+                << o.results.size() << " path(s)\n";
+      exit_code = 1;
+      return;
+    }
+    RunContext ctx;
+    ctx.run_id = new_run_id();
+    ctx.provenance = provenance_from_environment(collect_environment());
+    ctx.out_dir = o.out_dir;
+    std::map<DiffVerdict, int> totals;
+    for (const auto& key : order) {
+      const ModuleSide& m = sides[key];
+      nlohmann::json model;
+      std::string error;
+      try {
+        ResultRecord r = run_one(model_test(m, o), ctx);
+        model = to_json(r);
+      } catch (const InputError& e) {
+        error = e.what();
+      }
+      DiffResult d = diff_against_model(m, model, error);
+      ++totals[d.verdict];
+      int64_t submissions = 0;
+      for (const auto& [step, counts] : m.step_outcomes)
+        for (const auto& [kind, n] : counts) submissions += n;
+      std::cout << m.workload << " [" << params_text(m) << "] x " << m.policy << ": " << m.runs
+                << " runs (" << m.records << " records), " << submissions
+                << " submissions, noise_seed " << m.noise_seed << ", pin_cpu " << m.pin_cpu << ": "
+                << to_string(d.verdict) << "\n";
+      for (const auto& line : d.lines) std::cout << "  " << line << "\n";
+      if (d.verdict == DiffVerdict::kMismatch) {
+        // The model has no schedule with the module's outcome at that step,
+        // so there is no nearest schedule to write; its own counterexample
+        // (a violation it did find) is the closest thing it has.
+        if (model.contains("counterexample") && model["counterexample"].is_object() &&
+            model["counterexample"].value("replay_file", nlohmann::json()).is_string())
+          std::cout << "  the model's counterexample replay: "
+                    << model["counterexample"]["replay_file"].get<std::string>() << "\n";
+        std::cout << "  no model schedule produces the module's outcome there: no nearest "
+                     "schedule to write (diff-model has no distance search); the model's "
+                     "reference schedule: pasidbench check --policy "
+                  << m.policy << " --workload " << m.workload << "\n";
+      }
+    }
+    std::cout << "diff-model: " << order.size() << " workload x policy comparisons from " << records
+              << " records: " << totals[DiffVerdict::kAgree] << " agree, "
+              << totals[DiffVerdict::kMismatch] << " mismatch, " << totals[DiffVerdict::kIncomplete]
+              << " incomplete, " << totals[DiffVerdict::kNotCompared] << " not compared\n";
+    exit_code = totals[DiffVerdict::kMismatch] + totals[DiffVerdict::kIncomplete] +
+                            totals[DiffVerdict::kNotCompared] >
+                        0
+                    ? 1
+                    : 0;
+  });
+}
+
+}  // namespace pasidbench::cli

@@ -1,0 +1,71 @@
+// The differential test's comparison (docs/kmod.md "Differential test"):
+// what pasidlab.ko showed per submit step over a kmod record's runs against
+// the set of outcomes the model's search produced for the same scenario,
+// policy and parameters. Pure functions of the two records, so that the
+// verdicts are tested with synthetic records (tests/cpp/diff_model_test.cc).
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace pasidbench {
+
+// The module's side of one workload x params x policy: one or more kmod
+// records of it (repetitions) summed.
+struct ModuleSide {
+  std::string workload;
+  std::string policy;
+  std::map<std::string, std::string> params;  // as recorded (workload and given backend ones)
+  int64_t runs = 0;
+  int64_t records = 0;
+  uint64_t noise_seed = 0;
+  int pin_cpu = -1;
+  std::map<std::string, std::map<std::string, int64_t>> step_outcomes;  // step -> outcome -> n
+  std::map<std::string, int64_t> runs_with_violation;
+  std::map<std::string, int64_t> runs_with_outcome;
+  std::map<std::string, double> counters;  // the model's metric names, summed over records
+  std::vector<std::string> not_verdicts;   // records that were errors, skips, crashes: why
+};
+
+// Adds a kmod record (a results.jsonl line) to `side`; false when the
+// record has no differential details (micro benchmarks, older records).
+bool add_module_record(const nlohmann::json& record, ModuleSide* side);
+
+// The key records of one comparison share: workload, policy and params.
+std::string module_side_key(const nlohmann::json& record);
+
+enum class DiffVerdict {
+  kAgree,        // every outcome the module showed is one the model's search produced
+  kMismatch,     // the module showed an outcome the model's complete search never produced
+  kIncomplete,   // some outcome not produced by a search that was cut short: no answer
+  kNotCompared,  // the module's records or the model's run give nothing to compare
+};
+const char* to_string(DiffVerdict v);
+
+struct CounterComparison {
+  std::string name;
+  double module = 0;
+  double model = 0;  // the reference schedule's count times the runs
+  bool equal = false;
+};
+
+struct DiffResult {
+  DiffVerdict verdict = DiffVerdict::kNotCompared;
+  std::vector<std::string> lines;  // the printed comparison, without the header
+  int64_t mismatched_steps = 0;
+  // Filled only where the workload leaves no choice (one CPU, no noise).
+  std::vector<CounterComparison> counters;
+};
+
+// `model_record`: the model backend's record for the same scenario and
+// policy (details.step_outcomes, search.complete); null when the model
+// could not be run, with `model_error` saying why.
+DiffResult diff_against_model(const ModuleSide& module, const nlohmann::json& model_record,
+                              const std::string& model_error = {});
+
+// The counters compared where there is no choice.
+const std::vector<std::string>& no_choice_counters();
+
+}  // namespace pasidbench
