@@ -48,16 +48,19 @@ TestCase make_test_case(const std::string& workload_ref, const std::string& base
   t.kind = workload.kind;
   t.backend = backend_name;
   t.params = resolve_params({&workload.params, &backend->params()}, params);
+  RawParams identity = params;
+  for (const auto& spec : backend->params())
+    if (spec.locates) identity.erase(spec.name);
   for (const auto& [name, value] : t.params.all()) {
     bool of_workload = false;
     for (const auto& spec : workload.params) of_workload |= spec.name == name;
-    if (of_workload || params.count(name)) t.recorded_params[name] = value;
+    if (of_workload || identity.count(name)) t.recorded_params[name] = value;
   }
   if (workload.generate) {
     t.scenario = workload.generate(t.params);
     validate_scenario(t.scenario);
   }
-  t.test_id = test_id_for(workload_ref, params, backend_name);
+  t.test_id = test_id_for(workload_ref, identity, backend_name);
   t.mutant_of = backend->mutant_of();
   backend->check(t);
   return t;
