@@ -142,8 +142,8 @@ def pasidbench_files(work_dir):
             files[lib.lstrip("/")] = (pathlib.Path(lib).read_bytes(), 0o755)
     suites = ROOT / "suites"
     files["opt/pasidbench/suites/kmod.toml"] = ((suites / "kmod.toml").read_bytes(), 0o644)
-    files["opt/pasidbench/suites/scenarios/exec-rebind.toml"] = (
-        (suites / "scenarios" / "exec-rebind.toml").read_bytes(), 0o644)
+    for scenario in sorted((suites / "scenarios").glob("*.toml")):
+        files["opt/pasidbench/suites/scenarios/" + scenario.name] = (scenario.read_bytes(), 0o644)
     return files
 
 
