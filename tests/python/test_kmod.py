@@ -338,9 +338,15 @@ def test_kmod_micro_benchmarks_measure_each_policy(guest, policy):
     change = {int(r["params"]["spinning_cpus"]): r for r in suite_records(guest)
               if r["workload"] == "micro:pasidlab-pasid-change" and r["backend"] == "kmod:" + policy}
     assert set(change) == {0, 1}
-    for r in change.values():
+    for spinning, r in change.items():
         assert metric(r, "bind_ns") > 0 and metric(r, "unbind_ns") > 0
-        assert (metric(r, "ipis") >= 1) is (policy == "resync-ipi")
+        if policy != "resync-ipi":
+            assert metric(r, "ipis") == 0
+        elif spinning > 0:
+            # A thread of the mm runs on the other CPU: each PASID change
+            # interrupts it. (With none, IPIs go only where mm_cpumask is
+            # stale: some runs send them, some do not.)
+            assert metric(r, "ipis") >= 1
     first = next(r for r in suite_records(guest) if r["workload"] == "micro:pasidlab-first-submit"
                  and r["backend"] == "kmod:" + policy)
     d = first["details"]
