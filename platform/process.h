@@ -80,6 +80,13 @@ class ChildProcess {
 std::string shell_quote(const std::string& word);
 std::string shell_join(const std::vector<std::string>& argv);
 
+// Everything readable from `fd` until end of file (EINTR retried); stops
+// at the first other error.
+std::string read_to_end(int fd);
+
+// waitpid(pid, ...) with EINTR retried; the wait status, or -1 with errno.
+int wait_child(pid_t pid);
+
 // A whole file's bytes. Throws std::runtime_error naming the path.
 std::string read_file(const std::string& path);
 

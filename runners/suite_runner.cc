@@ -48,16 +48,19 @@ TestCase make_test_case(const std::string& workload_ref, const std::string& base
   t.kind = workload.kind;
   t.backend = backend_name;
   t.params = resolve_params({&workload.params, &backend->params()}, params);
+  RawParams identity = params;
+  for (const auto& spec : backend->params())
+    if (spec.locates) identity.erase(spec.name);
   for (const auto& [name, value] : t.params.all()) {
     bool of_workload = false;
     for (const auto& spec : workload.params) of_workload |= spec.name == name;
-    if (of_workload || params.count(name)) t.recorded_params[name] = value;
+    if (of_workload || identity.count(name)) t.recorded_params[name] = value;
   }
   if (workload.generate) {
     t.scenario = workload.generate(t.params);
     validate_scenario(t.scenario);
   }
-  t.test_id = test_id_for(workload_ref, params, backend_name);
+  t.test_id = test_id_for(workload_ref, identity, backend_name);
   t.mutant_of = backend->mutant_of();
   backend->check(t);
   return t;
@@ -80,23 +83,24 @@ std::vector<TestCase> plan_suite(const Suite& suite,
     if (plan.size() + combos.size() * names.size() > kMaxTestsPerSuite)
       throw InputError(st.where, "the suite plans more than " + std::to_string(kMaxTestsPerSuite) +
                                      " tests; split it into several suites");
+    // --param goes to the tests that take it (a suite may mix backends with
+    // their own parameters); one no test takes is an error, below.
     const WorkloadInfo workload = resolve_workload(st.workload, suite.base_dir, st.where);
+    std::map<std::string, RawParams> extras_taken;  // backend -> the --param it takes
+    for (const auto& b : names) {
+      std::unique_ptr<Backend> backend = backends().create(b, st.where);
+      for (const auto& [k, v] : extra_params)
+        for (const auto* specs : {&workload.params, &backend->params()})
+          for (const auto& spec : *specs)
+            if (spec.name == k) {
+              extras_taken[b][k] = v;
+              taken.insert(k);
+            }
+    }
     for (const RawParams& suite_combo : combos) {
       for (const auto& b : names) {
-        // --param goes to the tests that take it (a suite may mix
-        // backends with their own parameters); one no test takes is an
-        // error, below.
         RawParams combo = suite_combo;
-        std::unique_ptr<Backend> backend = backends().create(b, st.where);
-        for (const auto& [k, v] : extra_params) {
-          bool takes = false;
-          for (const auto* specs : {&workload.params, &backend->params()})
-            for (const auto& spec : *specs) takes |= spec.name == k;
-          if (takes) {
-            combo[k] = v;
-            taken.insert(k);
-          }
-        }
+        for (const auto& [k, v] : extras_taken[b]) combo[k] = v;
         TestCase t = make_test_case(st.workload, suite.base_dir, st.where, combo, b, suite.name);
         t.timeout_s = st.timeout_s > 0 ? st.timeout_s : suite.timeout_s;
         t.repetitions = suite.repetitions;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "kernels/policies/mutation.h"
+
 namespace pasidbench::model {
 
 namespace {
@@ -45,6 +47,8 @@ const std::vector<PolicyInfo>& policy_catalog() {
 const PolicyInfo* find_policy(const std::string& name) {
   for (const auto& p : policy_catalog())
     if (p.name == name) return &p;
+  // Generated mutants are not in the catalogue, but their replays must run.
+  if (const GeneratedMutant* m = find_generated_mutant(name)) return &m->info;
   return nullptr;
 }
 

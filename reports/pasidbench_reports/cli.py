@@ -237,6 +237,13 @@ def main(argv=None) -> int:
                     report, args.out / "plots" / compares))
         else:
             figures = [[] for _ in reports]
+        if not args.no_plots:
+            from . import policy_kernels
+            for i, (compares, report) in enumerate(zip((c for c, _ in groups), reports)):
+                if compares != "policy":
+                    figure = policy_kernels.plot(report.sets, args.out / "plots" / "policies")
+                    if figure:
+                        figures[i].append(figure)
         html_path = args.out / "report.html"
         html_path.write_text(
             html.render(reports, mutant_report, summary_text, full, figures,

@@ -272,6 +272,7 @@ def _group_sections(index: int, report: Report, figures: list,
         out += fold("metrics", f"Benchmarks ({len(report.metrics)} metric "
                     f"blocks)", body)
     sections = (("sweep", "Scaling sweeps (policy models)"),
+                ("policykernel", "Policies on kernel builds (pasidlab.ko)"),
                 ("scaling", "IPI cost against CPUs running the mm"),
                 ("pasid", "Context switches with and without a PASID"),
                 ("timeline", "PASID lifetimes (model backend)"))

@@ -401,6 +401,7 @@ def _verdict_line(reports: list, mutant_report) -> str:
 
 
 def render(reports: list, mutant_report=None) -> str:
+    from . import policy_kernels
     all_sets = [s for r in reports for s in r.sets]
     if mutant_report is not None:
         all_sets += mutant_report.sets
@@ -427,7 +428,11 @@ def render(reports: list, mutant_report=None) -> str:
         if report.sets and report.sets[0].is_model:
             sections.append(_policy_lines(report))
         else:
-            sections.append(_kernel_lines(report))
+            # Policies on kernel builds (pasidlab.ko) answer with their own
+            # table; a kernel's generic costs per policy set would repeat
+            # the same benchmarks eight times.
+            policy_lines = policy_kernels.lines(report.sets)
+            sections.append(policy_lines or _kernel_lines(report))
             sections.append(_conformance_lines(report))
     sections.append(_notice_lines(reports, mutant_report))
     # Sections start unindented, their lines are indented: no blank lines,

@@ -151,7 +151,10 @@ void KernelSession::record(const TestCase& test, Outcome outcome, const std::str
   r.kind = test.kind == WorkloadKind::kMicro ? "benchmark" : "conformance";
   r.backend = test.backend;
   r.workload = test.workload;
-  r.policy = provenance_.kernel.policy;
+  // As the backend in the guest would have written it: a kmod test names
+  // its policy, a host test none (the kernel's own is in provenance), so
+  // the record joins its set.
+  if (test.backend.rfind("kmod:", 0) == 0) r.policy = test.backend.substr(5);
   r.params = test.recorded_params;
   r.outcome = outcome;
   r.expect_fail = test.expect_fail;
@@ -179,7 +182,6 @@ void KernelSession::record_boot(Outcome outcome, const std::string& reason, cons
   r.kind = "conformance";
   r.backend = backend;
   r.workload = "lab:boot";
-  r.policy = provenance_.kernel.policy;
   r.outcome = outcome;
   r.reason = reason;
   r.details = details;

@@ -20,6 +20,10 @@ struct ParamSpec {
   int64_t min = 0;  // kInt only
   int64_t max = INT64_MAX;
   std::vector<std::string> choices;  // kChoice only
+  // Where the machine keeps something (a module's path), not what the test
+  // is: left out of the test id and the recorded parameters, so that runs
+  // on two machines are the same test.
+  bool locates = false;
 
   static ParamSpec Int(std::string name, int64_t def, int64_t min, int64_t max, std::string help);
   static ParamSpec Bool(std::string name, bool def, std::string help);
@@ -28,6 +32,10 @@ struct ParamSpec {
   static ParamSpec String(std::string name, std::string def, std::string help);
 
   std::string describe_type() const;  // "int 1..64", "stays|unbinds|exits", ...
+  ParamSpec& locating() {
+    locates = true;
+    return *this;
+  }
 };
 
 // A raw parameter as the user wrote it, with where it came from.

@@ -242,7 +242,8 @@ def test_checkpatch_strict_is_clean():
 # ---- pasidbench in the guest: suites/kmod.toml on the kmod:<policy> backends
 
 SUITE_WORKLOADS = ["clone-bind-exit", "thread-pool[binder=stays]", "thread-pool[binder=unbinds]",
-                   "thread-pool[binder=exits]", "long-lived-binders", "scenarios/exec-rebind.toml"]
+                   "thread-pool[binder=exits]", "long-lived-binders", "scenarios/exec-rebind.toml",
+                   "scenarios/stale-holder.toml", "scenarios/fork-child.toml"]
 
 
 def suite_records(run):
@@ -303,19 +304,23 @@ def test_kmod_backend_records_carry_the_modules_counters(guest, policy, workload
 
 
 @pytest.mark.parametrize("policy", kg.REAL_POLICIES)
-def test_exec_in_the_guest_gives_the_models_outcomes(guest, policy):
-    """exec is a real execve of pasidbench: the kinds of outcome the module
-    shows must be kinds the model shows for the same scenario."""
-    r = suite_record(guest, "scenarios/exec-rebind.toml", policy)
+@pytest.mark.parametrize("scenario", ["exec-rebind", "stale-holder", "fork-child"])
+def test_scenario_files_in_the_guest_give_the_models_outcomes(guest, policy, scenario):
+    """The kinds of outcome the module shows for a scenario file must be
+    kinds the model shows for it (exec is a real execve of pasidbench)."""
+    r = suite_record(guest, f"scenarios/{scenario}.toml", policy)
     model = subprocess.run(
-        [str(PASIDBENCH), "check", "--workload", str(ROOT / "suites/scenarios/exec-rebind.toml"),
+        [str(PASIDBENCH), "check", "--workload", str(ROOT / f"suites/scenarios/{scenario}.toml"),
          "--backend", "model:" + policy], capture_output=True, text=True, timeout=120)
     assert model.returncode == 0, model.stdout + model.stderr
     block = model.stdout.split("submission outcomes:")[1].split("metrics:")[0]
     model_kinds = {line.split(":")[0].strip() for line in block.strip().splitlines()}
     assert set(r["outcomes"]) <= model_kinds, (r["outcomes"], model_kinds)
-    # Mainline keeps pasid_activated across exec: the fixup declines.
-    assert ("gp_sigsegv" in r["outcomes"]) == (policy in ("mm-lifetime-lazy-gp", "mm-lifetime"))
+    if scenario == "exec-rebind":
+        # Mainline keeps pasid_activated across exec: the fixup declines.
+        # (mm-lifetime's helper thread, never loaded, takes its #GP too.)
+        assert ("gp_sigsegv" in r["outcomes"]) == (
+            policy in ("mm-lifetime-lazy-gp", "mm-lifetime"))
 
 
 @pytest.mark.parametrize("policy", kg.REAL_POLICIES)
@@ -333,9 +338,15 @@ def test_kmod_micro_benchmarks_measure_each_policy(guest, policy):
     change = {int(r["params"]["spinning_cpus"]): r for r in suite_records(guest)
               if r["workload"] == "micro:pasidlab-pasid-change" and r["backend"] == "kmod:" + policy}
     assert set(change) == {0, 1}
-    for r in change.values():
+    for spinning, r in change.items():
         assert metric(r, "bind_ns") > 0 and metric(r, "unbind_ns") > 0
-        assert (metric(r, "ipis") >= 1) is (policy == "resync-ipi")
+        if policy != "resync-ipi":
+            assert metric(r, "ipis") == 0
+        elif spinning > 0:
+            # A thread of the mm runs on the other CPU: each PASID change
+            # interrupts it. (With none, IPIs go only where mm_cpumask is
+            # stale: some runs send them, some do not.)
+            assert metric(r, "ipis") >= 1
     first = next(r for r in suite_records(guest) if r["workload"] == "micro:pasidlab-first-submit"
                  and r["backend"] == "kmod:" + policy)
     d = first["details"]

@@ -26,7 +26,7 @@ def run(tmp_path, *args):
 def test_without_the_module_every_kmod_test_skips_saying_how_to_load_it(tmp_path):
     p, records = run(tmp_path, str(ROOT / "suites" / "kmod.toml"))
     assert p.returncode == 0, p.stderr
-    assert len(records) == 4 * 17
+    assert len(records) == 4 * 19
     for r in records:
         assert r["outcome"] == "skip"
         if r["params"].get("binding") == "no_module":

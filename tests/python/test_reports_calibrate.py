@@ -1,125 +1,175 @@
-"""The calibration script's plumbing (not its figures: those it prints)."""
+"""The calibration script's plumbing (not its figures: those it prints).
+
+Its input is the records of suites/calibration.toml; here they are
+synthetic, written into tmp dirs, so no benchmark binary is needed."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-import report_fixtures  # noqa: F401  (puts reports/ on sys.path)
+import report_fixtures
+from report_fixtures import REPO, metric, skewed_samples, write_results
 import calibrate_stats
 
-
-def gbench_output(times, unit="us", name="pipe_pingpong/threads/same_cpu"):
-    entries = [{"name": name, "run_name": name, "run_type": "iteration",
-                "repetition_index": i, "real_time": t, "cpu_time": t,
-                "time_unit": unit, "iterations": 1000}
-               for i, t in enumerate(times)]
-    entries.append({"name": name + "_mean", "run_name": name,
-                    "run_type": "aggregate", "aggregate_name": "mean",
-                    "real_time": float(np.mean(times)), "time_unit": unit})
-    return json.dumps({"context": {}, "benchmarks": entries})
+PARAMS = {"mechanism": "pipe", "mode": "threads", "placement": "same_cpu",
+          "min_time_ms": 20, "with_pasid": False, "submission": "auto"}
 
 
-def test_samples_are_the_repetitions_in_ns():
-    name, samples = calibrate_stats.samples_from_gbench_json(
-        gbench_output([2.5, 2.4, 2.6]))
-    assert name == "pipe_pingpong/threads/same_cpu"
-    assert samples.tolist() == [2500.0, 2400.0, 2600.0]   # aggregates skipped
+def trial_records(plain, delayed, inject_ns=150, second=0,
+                  unit="process", delayed_outcome="pass"):
+    """The two records one run of the calibration suite writes."""
+    records = []
+    for offset, (ns, samples) in enumerate(((0, plain), (inject_ns, delayed))):
+        params = dict(PARAMS, inject_ns=ns, sample_unit=unit)
+        record = report_fixtures.test_record(
+            "micro:context-switch", params,
+            {"roundtrip_ns": metric(samples),
+             "ctxsw_ns": metric(np.asarray(samples) / 2)},
+            outcome="pass" if ns == 0 else delayed_outcome)
+        if record["outcome"] != "pass":
+            record.update(metrics={}, reason="no pipe")
+        record["started_at"] = f"2026-01-01T00:{second // 60:02d}:" \
+                               f"{second % 60:02d}Z"
+        record["details"] = {"sample_unit": unit}
+        second += 1
+        records.append(record)
+    return records
 
 
-def test_several_benchmarks_matched_is_an_error():
-    first = json.loads(gbench_output([1.0], name="a"))
-    second = json.loads(gbench_output([1.0], name="b"))
-    first["benchmarks"] += second["benchmarks"]
-    with pytest.raises(calibrate_stats.CalibrationError, match="narrow"):
-        calibrate_stats.samples_from_gbench_json(json.dumps(first))
+def write_trial(directory, *args, **kwargs) -> str:
+    write_results(Path(directory), trial_records(*args, **kwargs))
+    return str(directory)
 
 
-def test_benchmark_error_is_reported():
-    output = json.loads(gbench_output([1.0]))
-    output["benchmarks"][0].update(error_occurred=True,
-                                   error_message="no pipe")
-    with pytest.raises(calibrate_stats.CalibrationError, match="no pipe"):
-        calibrate_stats.samples_from_gbench_json(json.dumps(output))
+def rates(out):
+    """The A/A and delay counts of the script's two rate lines."""
+    return [f"{hits}/{of}"
+            for hits, of in re.findall(r"(\d+)/(\d+) +=", out)]
 
 
-class FixedSampler:
-    """Deterministic processes: each call gives the next of a fixed cycle of
-    repetition lists, plus the delay."""
-    name = "fixed"
-
-    def __init__(self):
-        self.injections = []
-
-    def run(self, inject_ns):
-        self.injections.append(inject_ns)
-        shift = len(self.injections) % 7
-        return np.arange(1000.0, 1003.0) + shift + inject_ns
+def steps(center, n=12):
+    """Deterministic samples: identical sets compare as no change."""
+    return center + np.arange(n, dtype=float)
 
 
-@pytest.mark.parametrize("order", ["interleaved", "blocks"])
-def test_identical_runs_are_never_flagged_and_a_big_delay_always(order):
-    sampler = FixedSampler()
-    result = calibrate_stats.calibrate(
-        sampler, trials=5, inject_pct=50.0, inject_ns=None, alpha=0.05,
-        resamples=200, order_seed=0, processes=14, order=order,
-        progress=None)
-    assert result["aa_hits"] == 0
-    assert result["injected_hits"] == 5
-    # one probe, then per trial a probe and three arms of 14 processes
-    assert len(sampler.injections) == 1 + 5 * (1 + 3 * 14)
-    for trial in result["raw"]:
-        # half of the median of the probe run just before the trial
-        assert trial["inject_ns"] == round(0.5 * trial["probe_ns"])
-        assert trial["probe_ns"] in [1001.0 + shift for shift in range(7)]
-    assert sum(ns > 0 for ns in sampler.injections) == 5 * 14
-    assert result["inject_share"] == pytest.approx(50, abs=0.1)
-    assert [len(trial["a2"]) for trial in result["raw"]] == [14] * 5
-    assert result["steady_trials"] == 5
+def test_identical_plain_sets_are_never_flagged_and_a_big_delay_always(
+        tmp_path, capsys):
+    sources = [write_trial(tmp_path / f"trial-{k}", steps(1000.0),
+                           steps(1500.0), inject_ns=500, second=10 * k)
+               for k in range(4)]
+    assert calibrate_stats.main(sources + ["--quiet", "--bootstrap",
+                                           "200"]) == 0
+    out = capsys.readouterr().out
+    # 4 trials: 3 A/A pairs of consecutive trials, 4 delays
+    assert rates(out) == ["0/3", "4/4"]
+    assert "500 ns" in out and "a sample is one process" in out
+    assert "plain set first in 4 of 4 trials" in out
 
 
-def test_blocks_keep_an_arm_together_and_interleaving_mixes_them():
-    def arms_in_run_order(order):
-        sampler = FixedSampler()
-        calibrate_stats.calibrate(
-            sampler, trials=1, inject_pct=50.0, inject_ns=None, alpha=0.05,
-            resamples=50, order_seed=3, processes=10, order=order,
-            progress=None)
-        return ["inj" if ns else "plain" for ns in sampler.injections[2:]]
-    blocks = arms_in_run_order("blocks")
-    first = blocks.index("inj")
-    assert blocks[first:first + 10] == ["inj"] * 10
-    mixed = arms_in_run_order("interleaved")
-    assert mixed.count("inj") == 10
-    runs_of_inj = sum(1 for i, arm in enumerate(mixed)
-                      if arm == "inj" and (i == 0 or mixed[i - 1] != "inj"))
-    assert runs_of_inj > 1
+def test_a_a_pairs_trials_in_the_order_they_ran(tmp_path):
+    # In time: 1000, 2000, 1000 -- both consecutive pairs differ. In
+    # argument order (1000, 1000, 2000) only one pair would.
+    first = write_trial(tmp_path / "a", steps(1000.0), steps(1100.0),
+                        second=0)
+    slow = write_trial(tmp_path / "b", steps(2000.0), steps(2100.0),
+                       second=10)
+    last = write_trial(tmp_path / "c", steps(1000.0), steps(1100.0),
+                       second=20)
+    trials = [calibrate_stats.read_trial(s, "roundtrip_ns")
+              for s in (first, last, slow)]
+    calibration = calibrate_stats.pair_trials(trials)
+    assert [t.source for t in calibration.trials] == [first, slow, last]
+    result = calibrate_stats.decide(calibration, 0.05, 200)
+    assert (result["aa_hits"], result["aa_pairs"]) == (2, 2)
+    assert (result["delay_hits"], result["delay_pairs"]) == (3, 3)
 
 
-def test_a_sample_is_a_process_median_or_a_repetition():
-    processes = [[3.0, 1.0, 2.0], [10.0, 30.0, 20.0]]
-    assert calibrate_stats.arm_samples(processes, "process").tolist() == [
-        2.0, 20.0]
-    assert calibrate_stats.arm_samples(processes, "repetition").tolist() == [
-        3.0, 1.0, 2.0, 10.0, 30.0, 20.0]
+def test_the_metric_and_the_delay_come_from_the_records(tmp_path):
+    source = write_trial(tmp_path / "t", steps(1000.0), steps(1020.0),
+                         inject_ns=20)
+    trial = calibrate_stats.read_trial(source, "ctxsw_ns")
+    assert trial.plain.tolist() == (steps(1000.0) / 2).tolist()
+    assert trial.inject_ns == 20 and trial.sample_unit == "process"
+    assert trial.better == "lower"
 
 
-def test_saved_samples_are_decided_again(tmp_path, capsys):
-    saved = tmp_path / "calibration.json"
-    status = calibrate_stats.main(["--synthetic", "--quiet", "--trials", "3",
-                                   "--processes", "12", "--bootstrap", "200",
-                                   "--save", str(saved)])
-    first = capsys.readouterr().out
+def test_realistic_records_give_both_rates_with_intervals(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    sources = []
+    for k in range(3):
+        plain = skewed_samples(rng, 7200.0, 30)
+        delayed = skewed_samples(rng, 7350.0, 30)
+        sources.append(write_trial(tmp_path / f"t{k}", plain, delayed,
+                                   second=10 * k))
+    status = calibrate_stats.main(sources + ["--bootstrap", "200"])
+    captured = capsys.readouterr()
     assert status in (0, 1)
-    data = json.loads(saved.read_text())
-    assert data["format"] == "pasidbench-calibration/1"
-    assert len(data["raw"]) == 3 and len(data["raw"][0]["a1"]) == 12
-    calibrate_stats.main(["--from", str(saved), "--quiet", "--bootstrap",
-                          "200"])
-    again = capsys.readouterr().out
-    rates = [line for line in first.splitlines() if "flagged" in line]
-    assert rates == [line for line in again.splitlines() if "flagged" in line]
-    assert "decided again from" in again
+    rates = [line for line in captured.out.splitlines() if "flagged" in line]
+    assert len(rates) == 2 and all("95% CI" in line for line in rates)
+    assert "/2 " in rates[0] and "/3 " in rates[1]
+    assert len([line for line in captured.err.splitlines()
+                if line.startswith("trial ")]) == 3
+
+
+@pytest.mark.parametrize("case, message", [
+    ("one trial", "give >= 2 trials"),
+    ("no delayed set", "inject_ns > 0"),
+    ("units differ", "differ in their sample unit"),
+    ("skipped", "skip: no pipe"),
+])
+def test_unusable_records_are_exit_2_with_why(tmp_path, capsys, case,
+                                              message):
+    good = write_trial(tmp_path / "good", steps(1000.0), steps(1100.0))
+    if case == "one trial":
+        sources = [good]
+    elif case == "no delayed set":
+        records = trial_records(steps(1000.0), steps(1100.0))[:1]
+        write_results(tmp_path / "bad", records)
+        sources = [good, str(tmp_path / "bad")]
+    elif case == "units differ":
+        sources = [good, write_trial(tmp_path / "bad", steps(1000.0),
+                                     steps(1100.0), second=10,
+                                     unit="repetition")]
+    else:
+        sources = [good, write_trial(tmp_path / "bad", steps(1000.0),
+                                     steps(1100.0), second=10,
+                                     delayed_outcome="skip")]
+    assert calibrate_stats.main(sources + ["--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_results_is_a_clear_exit_2(tmp_path, capsys):
+    assert calibrate_stats.main([str(tmp_path / "nope"),
+                                 str(tmp_path / "nope2")]) == 2
+    assert "no results.jsonl found" in capsys.readouterr().err
+
+
+def saved_file(path, trials=3):
+    """A file as the earlier, measuring script saved it."""
+    raw = [{"a1": [[1000.0 + i] * 3 for i in range(12)],
+            "a2": [[1000.0 + i] * 3 for i in range(12)],
+            "injected": [[1500.0 + i] * 3 for i in range(12)],
+            "inject_ns": 500, "probe_ns": 1000.0} for _ in range(trials)]
+    path.write_text(json.dumps({
+        "format": "pasidbench-calibration/1", "sample_unit": "process",
+        "processes": 12, "repetitions": 3, "order": "interleaved",
+        "describe": "pasidbench-micro ...", "benchmark": "pipe_pingpong",
+        "per_op_ns": 1000.0, "seconds": 1.0, "raw": raw}))
+    return str(path)
+
+
+def test_saved_samples_of_the_earlier_script_are_decided_again(
+        tmp_path, capsys):
+    saved = saved_file(tmp_path / "cal.json")
+    assert calibrate_stats.main(["--from", saved, "--quiet", "--bootstrap",
+                                 "200"]) == 0
+    out = capsys.readouterr().out
+    # its A/A was the two plain sets of each trial
+    assert rates(out) == ["0/3", "3/3"]
+    assert "decided again from" in out
 
 
 def test_not_a_calibration_file_is_exit_2(tmp_path, capsys):
@@ -129,28 +179,7 @@ def test_not_a_calibration_file_is_exit_2(tmp_path, capsys):
     assert "not a pasidbench-calibration/1 file" in capsys.readouterr().err
 
 
-def test_missing_binary_is_a_clear_exit_2(tmp_path, capsys):
-    status = calibrate_stats.main(["--binary", str(tmp_path / "nope")])
-    assert status == 2
-    err = capsys.readouterr().err
-    assert "not found" in err and "--synthetic" in err
-
-
-def test_binary_without_inject_knob_is_explained(tmp_path, capsys):
-    fake = tmp_path / "fake-bench"
-    fake.write_text("#!/bin/sh\necho 'unrecognized flag --inject-ns=0' >&2\n"
-                    "exit 1\n")
-    fake.chmod(0o755)
-    status = calibrate_stats.main(["--binary", str(fake), "--quiet"])
-    assert status == 2
-    assert "accept --inject-ns" in capsys.readouterr().err
-
-
-def test_a_fixed_delay_is_used_as_given_without_probing_each_trial():
-    sampler = FixedSampler()
-    result = calibrate_stats.calibrate(
-        sampler, trials=2, inject_pct=2.0, inject_ns=37, alpha=0.05,
-        resamples=100, order_seed=0, processes=3, progress=None)
-    assert len(sampler.injections) == 1 + 2 * 3 * 3
-    assert set(sampler.injections) == {0, 37}
-    assert result["inject_ns_min"] == result["inject_ns_max"] == 37
+def test_reports_run_nothing():
+    # Reports only read records (DEVELOPERS.md); measuring is the suite's.
+    for path in (REPO / "reports").rglob("*.py"):
+        assert "subprocess" not in path.read_text(), path

@@ -21,6 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <span>
 
+#include "platform/file_io.h"
+#include "platform/process.h"
 #include "suites/workload/scenario_toml.h"
 
 namespace pasidbench {
@@ -318,12 +320,8 @@ void exec_task(Task& task) {
   const std::string text = j.dump();
   int fd = ::memfd_create("pasidbench-exec", 0);  // inherited: the new image reads it
   if (fd < 0) throw std::runtime_error(std::string("memfd_create: ") + std::strerror(errno));
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(std::string("write exec state: ") + std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
+  if (int e = write_fully(fd, text.data(), text.size()); e != 0)
+    throw std::runtime_error(std::string("write exec state: ") + std::strerror(e));
   ::fcntl(interp.shared_fd, F_SETFD, 0);
   std::string fd_text = std::to_string(fd);
   const std::string& image = exec_image();
@@ -628,16 +626,8 @@ void continue_scenario_after_exec(const char* fd_text) {
   nlohmann::json j;
   try {
     int fd = std::stoi(fd_text);
-    std::string text;
-    char buf[65536];
     ::lseek(fd, 0, SEEK_SET);
-    for (;;) {
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) die(std::string("read: ") + std::strerror(errno));
-      if (n == 0) break;
-      text.append(buf, static_cast<size_t>(n));
-    }
+    std::string text = read_to_end(fd);
     ::close(fd);
     j = nlohmann::json::parse(text);
     scenario = load_scenario_text(j.at("scenario").get<std::string>(), "<exec continuation>");

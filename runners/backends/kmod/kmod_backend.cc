@@ -26,7 +26,8 @@ const std::vector<ParamSpec>& kmod_param_specs() {
       ParamSpec::String("module", "",
                         "path to pasidlab.ko: load it (root) with this backend's policy and "
                         "device_delay_us when the loaded one runs anything else; empty: use the "
-                        "module already loaded, which must run this policy"),
+                        "module already loaded, which must run this policy")
+          .locating(),
       ParamSpec::Int("device_delay_us", 0, 0, 1000000,
                      "the emulated device executes each descriptor this long after ENQCMD (with "
                      "module=, a load parameter; else the loaded module's must match)"),

@@ -21,7 +21,9 @@
 #include <thread>
 
 #include "kernels/pasidlab/uapi/pasidlab.h"
+#include "platform/file_io.h"
 #include "platform/pasidlab_module.h"
+#include "platform/process.h"
 #include "suites/workload/workloads.h"
 
 namespace pasidbench {
@@ -128,28 +130,14 @@ Series in_child(const std::function<void(Series&)>& measure) {
       out << "error " << e.what() << "\n";
     }
     std::string text = out.str();
-    for (size_t done = 0; done < text.size();) {
-      ssize_t n = ::write(p[1], text.data() + done, text.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
+    write_fully(p[1], text.data(), text.size());
     ::_exit(0);
   }
   ::close(p[1]);
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(p[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
+  std::string text = read_to_end(p[0]);
   ::close(p[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFSIGNALED(status))
+  int status = wait_child(pid);
+  if (status >= 0 && WIFSIGNALED(status))
     throw std::runtime_error("the measuring process died of signal " +
                              std::to_string(WTERMSIG(status)));
   std::istringstream in(text);
@@ -215,9 +203,7 @@ class OtherBoundProcess {
   void release() {
     if (hold_ >= 0) ::close(hold_);
     hold_ = -1;
-    if (pid_ > 0)
-      while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-      }
+    if (pid_ > 0) wait_child(pid_);
     pid_ = -1;
   }
   pid_t pid_ = -1;

@@ -390,6 +390,10 @@ class ModelBackend : public Backend {
 
 }  // namespace
 
+std::unique_ptr<Backend> make_model_backend(const PolicyInfo& policy) {
+  return std::make_unique<ModelBackend>(policy);
+}
+
 const std::vector<ParamSpec>& model_param_specs() {
   static const std::vector<ParamSpec> specs = build_specs();
   return specs;

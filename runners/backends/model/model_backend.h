@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ BackendFamily model_backend_family();
 namespace model {
 
 const std::vector<ParamSpec>& model_param_specs();
+
+// The model backend for any policy, one outside the catalogue included (the
+// generated mutants of kernels/policies/mutation.h).
+std::unique_ptr<Backend> make_model_backend(const PolicyInfo& policy);
 
 // What a run of the model is configured with, from validated parameters.
 struct ModelOptions {
