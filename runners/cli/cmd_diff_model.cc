@@ -23,6 +23,7 @@ struct DiffModelOptions {
   std::string base_dir = "suites";
   std::string out_dir = "out/diff-model";
   int timeout_s = 120;
+  int max_preemption_bound = 4;
   std::vector<std::string> params;
 };
 
@@ -40,7 +41,7 @@ std::vector<std::string> result_files(const std::string& path) {
 // The model's test for a module side: the workload's own parameters only
 // (the kmod backend's are no model parameters), one simulated CPU where the
 // module's tasks were pinned to one.
-TestCase model_test(const ModuleSide& m, const DiffModelOptions& o) {
+TestCase model_test(const ModuleSide& m, const DiffModelOptions& o, int preemption_bound = -1) {
   WorkloadInfo w = resolve_workload(m.workload, o.base_dir, {"--base-dir", 0});
   RawParams given;
   for (const auto& spec : w.params)
@@ -50,6 +51,8 @@ TestCase model_test(const ModuleSide& m, const DiffModelOptions& o) {
     auto [k, v] = split_param_flag(text);
     given[k] = {v, {"--param " + text, 0}};
   }
+  if (preemption_bound >= 0)
+    given["preemption_bound"] = {std::to_string(preemption_bound), {"--max-preemption-bound", 0}};
   TestCase test =
       make_test_case(m.workload, o.base_dir, {"--base-dir", 0}, given, "model:" + m.policy, "");
   if (m.pin_cpu >= 0) test.scenario.cpus = 1;
@@ -82,6 +85,12 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--timeout", o.timeout_s, "seconds per model search")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
+  cmd->add_option("--max-preemption-bound", o.max_preemption_bound,
+                  "an outcome the model's exhaustive search did not produce within its bound is "
+                  "searched for again with the bound one higher, up to this one, before it is "
+                  "called a mismatch")
+      ->check(CLI::Range(0, 8))
+      ->capture_default_str();
   cmd->add_option("--param", o.params, "k=v model parameter for every comparison (repeatable)");
   cmd->callback([&exit_code] {
     std::map<std::string, ModuleSide> sides;
@@ -92,7 +101,7 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
         JsonlContents c = read_jsonl(file);
         for (const auto& p : c.problems) std::cerr << "diff-model: " << p << "\n";
         for (const auto& rec : c.records) {
-          if (record_type(rec) != "result" && rec.value("record", "result") != "result") continue;
+          if (record_type(rec) != "test") continue;
           if (rec.value("backend", "").rfind("kmod:", 0) != 0) continue;
           const std::string key = module_side_key(rec);
           ModuleSide side = sides.count(key) ? sides[key] : ModuleSide{};
@@ -115,15 +124,36 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
     std::map<DiffVerdict, int> totals;
     for (const auto& key : order) {
       const ModuleSide& m = sides[key];
+      // A schedule the module ran may need more preemptions than the
+      // bound allows: a "never" within the bound is only a mismatch once the
+      // higher bounds (up to --max-preemption-bound) do not produce it either.
       nlohmann::json model;
       std::string error;
-      try {
-        ResultRecord r = run_one(model_test(m, o), ctx);
-        model = to_json(r);
-      } catch (const InputError& e) {
-        error = e.what();
+      DiffResult d;
+      std::vector<std::string> escalations;
+      for (int bound = -1;;) {
+        model = nlohmann::json();
+        error.clear();
+        try {
+          ResultRecord r = run_one(model_test(m, o, bound), ctx);
+          model = to_json(r);
+        } catch (const InputError& e) {
+          error = e.what();
+        }
+        d = diff_against_model(m, model, error);
+        const nlohmann::json search = model.is_object() ? model.value("search", nlohmann::json())
+                                                        : nlohmann::json();
+        if (d.verdict != DiffVerdict::kMismatch || !search.is_object() ||
+            !search.contains("preemption_bound"))
+          break;
+        const int searched = search["preemption_bound"].get<int>();
+        if (searched >= o.max_preemption_bound) break;
+        bound = searched + 1;
+        escalations.push_back("not produced within preemption bound " +
+                              std::to_string(searched) + ": searched again within " +
+                              std::to_string(bound));
       }
-      DiffResult d = diff_against_model(m, model, error);
+      d.lines.insert(d.lines.begin(), escalations.begin(), escalations.end());
       ++totals[d.verdict];
       int64_t submissions = 0;
       for (const auto& [step, counts] : m.step_outcomes)

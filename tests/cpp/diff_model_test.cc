@@ -124,7 +124,7 @@ TEST(DiffModel, NoiseIsInjectedWithASeedAndPinningStaysOnOneCpu) {
 
 json kmod_record(json step_outcomes, const std::string& outcome = "pass", int pin = -1,
                  int64_t noise = 5) {
-  return {{"record", "result"},
+  return {{"record", "test"},
           {"backend", "kmod:resync-ipi"},
           {"workload", "thread-pool"},
           {"policy", "resync-ipi"},

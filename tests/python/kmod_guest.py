@@ -130,7 +130,7 @@ def write_initramfs(path, files, dirs=("dev", "proc", "sys", "tmp", "etc", "etc/
 
 def pasidbench_files(work_dir):
     """pasidbench (debug info stripped) with the libraries ldd names, at
-    the paths it names, and the kmod suite with its scenario file."""
+    the paths it names, the kmod suites and the scenario files."""
     stripped = pathlib.Path(work_dir) / "pasidbench"
     subprocess.run(["objcopy", "--strip-debug", str(PASIDBENCH), str(stripped)], check=True)
     files = {"opt/pasidbench/pasidbench": (stripped.read_bytes(), 0o755)}
@@ -141,7 +141,8 @@ def pasidbench_files(work_dir):
             lib = m.group(1)
             files[lib.lstrip("/")] = (pathlib.Path(lib).read_bytes(), 0o755)
     suites = ROOT / "suites"
-    files["opt/pasidbench/suites/kmod.toml"] = ((suites / "kmod.toml").read_bytes(), 0o644)
+    for suite in ("kmod.toml", "kmod-differential.toml", "kmod-differential-nightly.toml"):
+        files["opt/pasidbench/suites/" + suite] = ((suites / suite).read_bytes(), 0o644)
     for scenario in sorted((suites / "scenarios").glob("*.toml")):
         files["opt/pasidbench/suites/scenarios/" + scenario.name] = (scenario.read_bytes(), 0o644)
     return files
@@ -224,9 +225,12 @@ class GuestRun:
 
 
 def run_guest(manifest, policies, work_dir, fuzz_policy="resync-ipi", fuzz_calls=10000,
-              timeout_s=900, smp=2, suite=False, icount=False):
+              timeout_s=900, smp=2, suite=False, icount=False, differential=(),
+              differential_suite="kmod-differential.toml"):
     """suite: also run suites/kmod.toml with pasidbench in the guest; its
-    records are run.records."""
+    records are run.records. differential: the policies (and mutants) the
+    differential suite runs under after it, one load each; its records are
+    in run.records too (suite "kmod-differential...")."""
     work_dir = pathlib.Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     vmlinuz, build_id = fetch_kernel(manifest)
@@ -244,12 +248,19 @@ def run_guest(manifest, policies, work_dir, fuzz_policy="resync-ipi", fuzz_calls
         "etc/pasidlab/fuzz-policy": (fuzz_policy.encode() + b"\n", 0o644),
         "etc/pasidlab/fuzz-calls": (b"%d\n" % fuzz_calls, 0o644),
     }
-    if suite:
+    if suite or differential:
         files.update(pasidbench_files(work_dir))
+    if suite:
+        files["etc/pasidbench/kmod-policies"] = (("\n".join(REAL_POLICIES) + "\n").encode(),
+                                                 0o644)
+    if differential:
+        files["etc/pasidbench/differential-policies"] = (
+            ("\n".join(differential) + "\n").encode(), 0o644)
+        files["etc/pasidbench/differential-suite"] = (differential_suite.encode() + b"\n", 0o644)
     initramfs = work_dir / "initramfs.cpio"
     write_initramfs(initramfs, files)
     console = work_dir / "console.log"
-    records = work_dir / "records.jsonl" if suite else None
+    records = work_dir / "records.jsonl" if suite or differential else None
     proc, boot_s = boot(vmlinuz, initramfs, console, timeout_s, smp=smp, records=records,
                         icount=icount)
     run = GuestRun(console.read_text(errors="replace"))

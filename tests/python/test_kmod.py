@@ -13,6 +13,7 @@ reason when a package cannot be fetched or a tool is missing.
 PASIDBENCH_KMOD_KERNELS="debian-6.1-amd64 debian-6.12-amd64 debian-6.1-rt-amd64"
 boots more kernels (one boot each).
 """
+import json
 import os
 import re
 import shutil
@@ -46,7 +47,7 @@ def guest(request, tmp_path_factory):
     try:
         run = kg.run_guest(manifest, kg.REAL_POLICIES + kg.MUTANTS + kg.DELAYED, work,
                            fuzz_policy="resync-ipi", fuzz_calls=FUZZ_CALLS, timeout_s=1200,
-                           suite=True)
+                           suite=True, differential=kg.REAL_POLICIES + kg.MUTANTS)
     except kg.Unavailable as e:
         pytest.skip(str(e))
     run.kernel = request.param
@@ -246,8 +247,8 @@ SUITE_WORKLOADS = ["clone-bind-exit", "thread-pool[binder=stays]", "thread-pool[
                    "scenarios/stale-holder.toml", "scenarios/fork-child.toml"]
 
 
-def suite_records(run):
-    return [r for r in run.records if "test_id" in r]
+def suite_records(run, suite="kmod"):
+    return [r for r in run.records if "test_id" in r and r.get("suite") == suite]
 
 
 def suite_record(run, workload, policy):
@@ -357,3 +358,70 @@ def test_kmod_micro_benchmarks_measure_each_policy(guest, policy):
     else:
         assert d["first_queued"] == 100
     (guest.work / f"kmod-figures-{guest.kernel}.txt").write_text(kg.kmod_figures(guest.records))
+
+
+# ---- the differential test: suites/kmod-differential.toml in the guest
+# under every policy and mutant, against the model on this machine
+
+def diff_records(run):
+    return suite_records(run, "kmod-differential")
+
+
+@pytest.fixture(scope="module")
+def diff_model(guest):
+    """pasidbench diff-model over the guest's differential records: its
+    exit code, its output, and the records it read."""
+    records = guest.work / "differential.jsonl"
+    records.write_text("".join(json.dumps(r) + "\n" for r in diff_records(guest)))
+    out = subprocess.run([str(PASIDBENCH), "diff-model", str(records), "--out",
+                          str(guest.work / "diff-model")],
+                         capture_output=True, text=True, timeout=600)
+    return out
+
+
+def test_the_differential_suite_ran_under_every_policy_and_mutant(guest):
+    end = guest.lines_starting("DIFF END")
+    assert end, "the differential suite did not finish in the guest: " + "\n".join(
+        guest.lines_starting("DIFFLOG"))
+    records = diff_records(guest)
+    tests_per_policy = 3 + 1 + 1 + 1 + 3 + 2
+    assert len(records) == len(kg.REAL_POLICIES + kg.MUTANTS) * tests_per_policy, len(records)
+    for r in records:
+        assert r["outcome"] in ("pass", "fail"), (r["test_id"], r["outcome"], r.get("reason"))
+        d = r["details"]["differential"]
+        pinned = d["pin_cpu"] >= 0
+        assert d["runs"] == (1 if pinned else 10), (r["test_id"], d["runs"])
+        if not pinned:
+            # The noise ran: a schedule the kernel alone would not pick.
+            assert sum(d["noise"].values()) > 0, (r["test_id"], d["noise"])
+
+
+def test_the_module_shows_only_outcomes_the_model_produces(diff_model):
+    """Every outcome the module showed at each submit step is one the
+    model's complete search (preemption bound 2) produced there, for the
+    real policies and the mutants; where the workload leaves no choice the
+    counters equal the model's reference schedule."""
+    text = diff_model.stdout + diff_model.stderr
+    assert "mismatch" in text, text  # the summary line names the counts
+    summary = [l for l in text.splitlines() if l.startswith("diff-model:")]
+    assert summary, text
+    assert diff_model.returncode == 0, text
+    assert " 0 mismatch, 0 incomplete, 0 not compared" in summary[-1], text
+    counters = [l for l in text.splitlines() if l.startswith("    ") and ": module " in l]
+    assert counters, text  # the pinned tests compared counters
+    assert not [l for l in counters if l.endswith("different")], text
+
+
+@pytest.mark.parametrize("policy", kg.REAL_POLICIES)
+def test_real_policies_show_no_violation_in_any_differential_run(guest, policy):
+    for r in diff_records(guest):
+        if r["backend"] == "kmod:" + policy:
+            assert r["outcome"] == "pass", (r["test_id"], r.get("violations"), r.get("reason"))
+            assert not r["details"]["differential"].get("runs_with_violation"), r["test_id"]
+
+
+@pytest.mark.parametrize("mutant", kg.MUTANTS)
+def test_each_mutant_shows_its_violation_in_some_differential_run(guest, mutant):
+    runs = {r["test_id"]: r["details"]["differential"].get("runs_with_violation", {})
+            for r in diff_records(guest) if r["backend"] == "kmod:" + mutant}
+    assert runs and any(runs.values()), runs

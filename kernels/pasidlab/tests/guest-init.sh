@@ -71,25 +71,36 @@ else
   echo "PLTEST INSMOD failed $fuzz_policy"
 fi
 
-# pasidbench itself, when the image has it: the kmod suite, one run per
-# policy so that the module is loaded once per policy (each load and unload
-# patches kernel text, which is slow and was seen to hang a 6.1 TCG guest
-# once), records out on the second serial port, where no kernel message can
-# break a line.
+# pasidbench itself, when the image has it: a suite under each policy
+# named in a list, one run per policy so that the module is loaded once per
+# policy (each load and unload patches kernel text, which is slow and was
+# seen to hang a 6.1 TCG guest once), records out on the second serial
+# port, where no kernel message can break a line.
+pasidbench_suite() {  # TAG SUITE POLICY-LIST
+  [ -f "$3" ] || return 0
+  echo "PLTEST $1 BEGIN $(cut -d' ' -f1 /proc/uptime)"
+  suite_rc=0
+  while read -r policy; do
+    [ -n "$policy" ] || continue
+    out="/tmp/$1-$(echo "$policy" | tr / _)"
+    PASIDBENCH_HOME=/opt/pasidbench HOME=/tmp TMPDIR=/tmp \
+      /opt/pasidbench/pasidbench run "/opt/pasidbench/suites/$2" \
+      --backend "kmod:$policy" --param module=/pasidlab.ko \
+      --out "$out" >"$out.txt" 2>&1 || suite_rc=1
+    sed "s/^/PLTEST $1LOG /" "$out.txt"
+    cat "$out/results.jsonl" >/dev/ttyS1
+  done < "$3"
+  echo "PLTEST $1 END rc=$suite_rc $(cut -d' ' -f1 /proc/uptime)"
+  if lsmod | grep -q '^pasidlab '; then rmmod pasidlab; fi
+}
+
 if [ -x /opt/pasidbench/pasidbench ]; then
   mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
-  echo "PLTEST SUITE BEGIN $(cut -d' ' -f1 /proc/uptime)"
-  suite_rc=0
-  for policy in task-refcount mm-lifetime mm-lifetime-lazy-gp resync-ipi; do
-    PASIDBENCH_HOME=/opt/pasidbench HOME=/tmp TMPDIR=/tmp \
-      /opt/pasidbench/pasidbench run /opt/pasidbench/suites/kmod.toml \
-      --backend "kmod:$policy" --param module=/pasidlab.ko \
-      --out "/tmp/kmod-$policy" >"/tmp/kmod-$policy.txt" 2>&1 || suite_rc=1
-    sed 's/^/PLTEST SUITELOG /' "/tmp/kmod-$policy.txt"
-    cat "/tmp/kmod-$policy/results.jsonl" >/dev/ttyS1
-  done
-  echo "PLTEST SUITE END rc=$suite_rc $(cut -d' ' -f1 /proc/uptime)"
-  if lsmod | grep -q '^pasidlab '; then rmmod pasidlab; fi
+  pasidbench_suite SUITE kmod.toml /etc/pasidbench/kmod-policies
+  # The differential test: a mutant's run fails by design (its violation
+  # is the point); the verdicts are diff-model's, on the host.
+  pasidbench_suite DIFF "$(cat /etc/pasidbench/differential-suite 2>/dev/null)" \
+    /etc/pasidbench/differential-policies
 fi
 
 echo "PLTEST DMESG BEGIN"
