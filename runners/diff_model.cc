@@ -65,6 +65,8 @@ const std::vector<std::string>& no_choice_counters() {
   return names;
 }
 
+bool scheduler_counter(const std::string& name) { return name == "context_switches_pasid_work"; }
+
 std::string module_side_key(const json& record) {
   std::string key = record.value("workload", "") + "\n" + record.value("policy", "");
   if (record.contains("params") && record["params"].is_object())
@@ -100,6 +102,8 @@ bool add_module_record(const json& record, ModuleSide* side) {
   side->runs += d.value("runs", int64_t{0});
   for (const auto& [step, kinds] : object_at(d, "step_outcomes").items())
     for (const auto& [kind, n] : kinds.items()) side->step_outcomes[step][kind] += n.get<int64_t>();
+  if (d.contains("witness_runs") && d["witness_runs"].is_array())
+    for (const auto& w : d["witness_runs"]) side->witness_runs.push_back(w);
   for (const auto& [kind, n] : object_at(d, "runs_with_violation").items())
     side->runs_with_violation[kind] += n.get<int64_t>();
   for (const auto& [kind, n] : object_at(d, "runs_with_outcome").items())
@@ -110,6 +114,16 @@ bool add_module_record(const json& record, ModuleSide* side) {
           record["metrics"][name].value("value", json()).is_number())
         side->counters[name] += record["metrics"][name]["value"].get<double>();
   return true;
+}
+
+json module_witness_run(const ModuleSide& side, const std::string& step,
+                        const std::string& outcome) {
+  const std::string key = step + " " + outcome;
+  for (const auto& w : side.witness_runs)
+    if (w.contains("first_seen") && w["first_seen"].is_array())
+      for (const auto& seen : w["first_seen"])
+        if (seen.is_string() && seen.get<std::string>() == key) return w;
+  return nullptr;
 }
 
 DiffResult diff_against_model(const ModuleSide& m, const json& model, const std::string& error) {
@@ -161,6 +175,7 @@ DiffResult diff_against_model(const ModuleSide& m, const json& model, const std:
         if (complete) {
           verdict = "MISMATCH: " + kind + " never produced by the model";
           mismatch = true;
+          out.mismatches.push_back({step, kind});
         } else if (verdict == "agree") {
           verdict = "unknown: " + kind + " not produced by an incomplete search";
           unknown = true;
@@ -180,8 +195,7 @@ DiffResult diff_against_model(const ModuleSide& m, const json& model, const std:
                           " schedules");
 
   // No choice: one CPU and no noise. The model's reference schedule times
-  // the runs; differences are reported as they are (docs/kmod.md says why
-  // some counters cannot match), never folded into the verdict.
+  // the runs.
   const json& ref = object_at(details, "reference_schedule");
   if (m.pin_cpu >= 0 && m.noise_seed == 0 && ref.contains("counters")) {
     std::string line = "counters (one CPU, no noise; module over " + std::to_string(m.runs) +
@@ -191,12 +205,20 @@ DiffResult diff_against_model(const ModuleSide& m, const json& model, const std:
       if (!m.counters.count(name) || !ref["counters"].contains(name)) continue;
       CounterComparison c{name, m.counters.at(name),
                           ref["counters"][name].get<double>() * static_cast<double>(m.runs)};
+      c.compared = !scheduler_counter(name);
       c.equal = c.module == c.model;
       out.counters.push_back(c);
       out.lines.push_back("  " + name + ": module " + number(c.module) + ", model " +
-                          number(c.model) + (c.equal ? "  equal" : "  different"));
+                          number(c.model) +
+                          (!c.compared ? "  not compared (the kernel's scheduler decides)"
+                           : c.equal   ? "  equal"
+                                       : "  different"));
     }
   }
+  // Without a choice the kernel must count what the model's one schedule
+  // counts: a compared counter that differs is a mismatch too.
+  for (const auto& c : out.counters)
+    if (c.compared && !c.equal) mismatch = true;
   out.verdict = mismatch       ? DiffVerdict::kMismatch
                 : not_compared ? DiffVerdict::kNotCompared
                 : unknown      ? DiffVerdict::kIncomplete

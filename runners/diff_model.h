@@ -27,7 +27,15 @@ struct ModuleSide {
   std::map<std::string, int64_t> runs_with_outcome;
   std::map<std::string, double> counters;  // the model's metric names, summed over records
   std::vector<std::string> not_verdicts;   // records that were errors, skips, crashes: why
+  // The kmod records' details.differential.witness_runs: the event logs of
+  // the runs that showed a step's outcome first.
+  std::vector<nlohmann::json> witness_runs;
 };
+
+// The event log of the module's run that first showed `outcome` at `step`
+// ("<step> <outcome>" in its first_seen); null if none was kept.
+nlohmann::json module_witness_run(const ModuleSide& side, const std::string& step,
+                                  const std::string& outcome);
 
 // Adds a kmod record (a results.jsonl line) to `side`; false when the
 // record has no differential details (micro benchmarks, older records).
@@ -49,12 +57,19 @@ struct CounterComparison {
   double module = 0;
   double model = 0;  // the reference schedule's count times the runs
   bool equal = false;
+  // Context switches with PASID work are not: on one CPU the kernel still
+  // switches at every wait (a futex, the completion poll, waitpid) and to
+  // tasks outside the scenario (the interpreter's parent, kernel threads'
+  // wakeups of user tasks), which the model's reference schedule has none
+  // of; shown, never an equality.
+  bool compared = true;
 };
 
 struct DiffResult {
   DiffVerdict verdict = DiffVerdict::kNotCompared;
   std::vector<std::string> lines;  // the printed comparison, without the header
   int64_t mismatched_steps = 0;
+  std::vector<std::pair<std::string, std::string>> mismatches;  // step, the module's outcome
   // Filled only where the workload leaves no choice (one CPU, no noise).
   std::vector<CounterComparison> counters;
 };
@@ -65,7 +80,7 @@ struct DiffResult {
 DiffResult diff_against_model(const ModuleSide& module, const nlohmann::json& model_record,
                               const std::string& model_error = {});
 
-// The counters compared where there is no choice.
+// The counters shown where there is no choice (see CounterComparison::compared).
 const std::vector<std::string>& no_choice_counters();
 
 }  // namespace pasidbench

@@ -5,17 +5,19 @@
  * after its ENQCMD. The PASID is looked up in the PASID table when the
  * descriptor executes, not when it was submitted, as an IOMMU does; the
  * outcome is written into a completion record in the submitter's memory
- * (kthread_use_mm(), as idxd_copy_cr() does) and counted.
+ * and counted. The record's page is pinned at ENQCMD and written through a
+ * kernel mapping, as a device's DMA needs no CPU in the mm: with
+ * kthread_use_mm() the device thread's CPU would stay in mm_cpumask()
+ * (lazy TLB) and draw IPIs that no real device causes.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/delay.h>
+#include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
-#include <linux/sched/mm.h>
-#include <linux/sched/task.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/uaccess.h>
 #include <linux/wait.h>
 
 #include "pasidlab.h"
@@ -24,7 +26,7 @@ struct pl_desc {
 	struct list_head node;
 	u64 pasid;			/* what IA32_PASID held at ENQCMD */
 	struct pl_mm *pm;		/* the submitter's mm, referenced */
-	struct task_struct *task;	/* the submitter, referenced */
+	struct page *cr_page;		/* the completion record's, pinned; or NULL */
 	u64 completion_addr;
 	u64 cookie;
 	u64 submit_ns;
@@ -50,17 +52,25 @@ int pl_device_submit(u64 msr, struct pl_mm *pm, u64 completion_addr, u64 cookie)
 	d->pasid = msr;
 	d->completion_addr = completion_addr;
 	d->cookie = cookie;
+	d->cr_page = NULL;
+	/* 32-byte aligned (checked by the caller): the record is in one page. */
+	if (completion_addr &&
+	    pin_user_pages_fast(completion_addr & PAGE_MASK, 1, FOLL_WRITE, &d->cr_page) != 1) {
+		pl_count(PASIDLAB_CTR_COMPLETION_FAULTS);
+		kfree(d);
+		return -EFAULT;
+	}
 	d->submit_ns = ktime_get_ns();
 	spin_lock(&pl_queue_lock);
 	if (pl_queued >= pl_wq_size) {
 		spin_unlock(&pl_queue_lock);
+		if (d->cr_page)
+			unpin_user_page(d->cr_page);
 		kfree(d);
 		return -EAGAIN;
 	}
 	pl_mm_get(pm);
 	d->pm = pm;
-	get_task_struct(current);
-	d->task = current;
 	list_add_tail(&d->node, &pl_queue);
 	pl_queued++;
 	spin_unlock(&pl_queue_lock);
@@ -108,26 +118,17 @@ static void pl_write_completion(struct pl_desc *d, int outcome)
 		.submit_ns = d->submit_ns,
 		.complete_ns = ktime_get_ns(),
 	};
-	u8 __user *addr = u64_to_user_ptr(d->completion_addr);
-	struct mm_struct *mm;
-	bool ok;
+	u8 *page = kmap_local_page(d->cr_page);
+	u8 *addr = page + offset_in_page(d->completion_addr);
 
-	mm = get_task_mm(d->task);
-	if (!mm) {
-		pl_count(PASIDLAB_CTR_COMPLETION_FAULTS);
-		return;
-	}
-	kthread_use_mm(mm);
 	/* Everything but the status, then the status: the submitter polls it. */
-	ok = !copy_to_user(addr + 1, (u8 *)&cr + 1, sizeof(cr) - 1);
-	if (ok) {
-		/* The record's fields before its status. */
-		smp_wmb();
-		ok = !put_user((u8)(outcome + 1), addr);
-	}
-	kthread_unuse_mm(mm);
-	mmput_async(mm);
-	pl_count(ok ? PASIDLAB_CTR_COMPLETIONS : PASIDLAB_CTR_COMPLETION_FAULTS);
+	memcpy(addr + 1, (u8 *)&cr + 1, sizeof(cr) - 1);
+	/* The record's fields before its status: pairs with the submitter's poll. */
+	smp_wmb();
+	WRITE_ONCE(*addr, (u8)(outcome + 1));
+	kunmap_local(page);
+	unpin_user_pages_dirty_lock(&d->cr_page, 1, true);
+	pl_count(PASIDLAB_CTR_COMPLETIONS);
 }
 
 static void pl_execute(struct pl_desc *d)
@@ -143,7 +144,7 @@ static void pl_execute(struct pl_desc *d)
 		pl_count_violation(d->pm, PASIDLAB_VIO_ISOLATION_VIOLATION);
 	else if (outcome == PASIDLAB_OUT_USE_AFTER_FREE)
 		pl_count_violation(d->pm, PASIDLAB_VIO_USE_AFTER_FREE);
-	if (d->completion_addr)
+	if (d->cr_page)
 		pl_write_completion(d, outcome);
 
 	spin_lock(&pl_queue_lock);
@@ -151,7 +152,6 @@ static void pl_execute(struct pl_desc *d)
 	pl_queued--;
 	spin_unlock(&pl_queue_lock);
 	wake_up_all(&pl_drain_wait);
-	put_task_struct(d->task);
 	pl_mm_put(d->pm);
 	kfree(d);
 }

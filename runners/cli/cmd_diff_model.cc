@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "platform/environment.h"
+#include "platform/file_io.h"
 #include "platform/input_error.h"
 #include "results/jsonl_store.h"
 #include "runners/cli/commands.h"
@@ -66,6 +67,69 @@ std::string params_text(const ModuleSide& m) {
   return text;
 }
 
+// A mismatch is a recorded failure with both sides: the event log of the
+// module's run that showed the outcome first, and the model's schedules at
+// that step (a replay file for each outcome the model had there), in
+// <out>/mismatch-<n>.json, and printed.
+void write_mismatch(const ModuleSide& m, const nlohmann::json& model, const DiffResult& d,
+                    const DiffModelOptions& o, const RunContext& ctx, int n) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& [step, kind] : d.mismatches) {
+    nlohmann::json witness = module_witness_run(m, step, kind);
+    std::cout << "  step " << step << ", the module's " << kind << ": ";
+    if (witness.is_null()) {
+      std::cout << "no event log in the records (an older pasidbench, or past the 32 runs a record "
+                   "keeps logs of)\n";
+    } else {
+      std::cout << "run " << witness.value("run", -1) << " of the record, its event log:\n";
+      for (const auto& e : witness.value("events", nlohmann::json::array()))
+        std::cout << "    " << e.get<std::string>() << "\n";
+    }
+    nlohmann::json schedules = nlohmann::json::object();
+    try {
+      const int bound = model.contains("search") && model["search"].contains("preemption_bound")
+                            ? model["search"]["preemption_bound"].get<int>()
+                            : -1;
+      TestCase test = model_test(m, o, bound);
+      test.params.set("witness_step", step);
+      ResultRecord r = run_one(test, ctx);
+      if (r.details.contains("step_witnesses")) schedules = r.details["step_witnesses"];
+    } catch (const std::exception& e) {
+      schedules = {{"error", e.what()}};
+    }
+    std::cout << "  the model's schedules at step " << step << " (pasidbench check --replay FILE):\n";
+    for (const auto& [outcome, file] : schedules.items())
+      std::cout << "    " << outcome << ": "
+                << (file.is_string() ? file.get<std::string>() : file.dump()) << "\n";
+    steps.push_back({{"step", step},
+                     {"module_outcome", kind},
+                     {"module_run", witness},
+                     {"model_schedules", schedules}});
+  }
+  nlohmann::json record = {
+      {"workload", m.workload},
+      {"policy", m.policy},
+      {"params", m.params},
+      {"runs", m.runs},
+      {"noise_seed", m.noise_seed},
+      {"pin_cpu", m.pin_cpu},
+      {"module_step_outcomes", m.step_outcomes},
+      {"model_step_outcomes", model.contains("details")
+                                  ? model["details"].value("step_outcomes", nlohmann::json())
+                                  : nlohmann::json()},
+      {"model_search", model.value("search", nlohmann::json())},
+      {"mismatched_steps", steps},
+      {"lines", d.lines}};
+  const std::string path = o.out_dir + "/mismatch-" + std::to_string(n) + ".json";
+  try {
+    std::filesystem::create_directories(o.out_dir);
+    replace_file(path, record.dump(2) + "\n");
+    std::cout << "  both sides: " << path << "\n";
+  } catch (const std::exception& e) {
+    std::cout << "  both sides not written: " << e.what() << "\n";
+  }
+}
+
 }  // namespace
 
 void add_diff_model_command(CLI::App& app, int& exit_code) {
@@ -122,6 +186,7 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
     ctx.provenance = provenance_from_environment(collect_environment());
     ctx.out_dir = o.out_dir;
     std::map<DiffVerdict, int> totals;
+    int mismatches = 0;
     for (const auto& key : order) {
       const ModuleSide& m = sides[key];
       // A schedule the module ran may need more preemptions than the
@@ -141,17 +206,16 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
           error = e.what();
         }
         d = diff_against_model(m, model, error);
-        const nlohmann::json search = model.is_object() ? model.value("search", nlohmann::json())
-                                                        : nlohmann::json();
+        const nlohmann::json search =
+            model.is_object() ? model.value("search", nlohmann::json()) : nlohmann::json();
         if (d.verdict != DiffVerdict::kMismatch || !search.is_object() ||
             !search.contains("preemption_bound"))
           break;
         const int searched = search["preemption_bound"].get<int>();
         if (searched >= o.max_preemption_bound) break;
         bound = searched + 1;
-        escalations.push_back("not produced within preemption bound " +
-                              std::to_string(searched) + ": searched again within " +
-                              std::to_string(bound));
+        escalations.push_back("not produced within preemption bound " + std::to_string(searched) +
+                              ": searched again within " + std::to_string(bound));
       }
       d.lines.insert(d.lines.begin(), escalations.begin(), escalations.end());
       ++totals[d.verdict];
@@ -163,19 +227,7 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
                 << " submissions, noise_seed " << m.noise_seed << ", pin_cpu " << m.pin_cpu << ": "
                 << to_string(d.verdict) << "\n";
       for (const auto& line : d.lines) std::cout << "  " << line << "\n";
-      if (d.verdict == DiffVerdict::kMismatch) {
-        // The model has no schedule with the module's outcome at that step,
-        // so there is no nearest schedule to write; its own counterexample
-        // (a violation it did find) is the closest thing it has.
-        if (model.contains("counterexample") && model["counterexample"].is_object() &&
-            model["counterexample"].value("replay_file", nlohmann::json()).is_string())
-          std::cout << "  the model's counterexample replay: "
-                    << model["counterexample"]["replay_file"].get<std::string>() << "\n";
-        std::cout << "  no model schedule produces the module's outcome there: no nearest "
-                     "schedule to write (diff-model has no distance search); the model's "
-                     "reference schedule: pasidbench check --policy "
-                  << m.policy << " --workload " << m.workload << "\n";
-      }
+      if (d.verdict == DiffVerdict::kMismatch) write_mismatch(m, model, d, o, ctx, ++mismatches);
     }
     std::cout << "diff-model: " << order.size() << " workload x policy comparisons from " << records
               << " records: " << totals[DiffVerdict::kAgree] << " agree, "

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <algorithm>
+
 #include "runners/backends/host/scenario_interpreter.h"
 #include "tests/cpp/model_test_util.h"
 
@@ -204,15 +206,32 @@ TEST(DiffModel, ErrorsUnknownStepsAndForeignOutcomesAreNotCompared) {
   EXPECT_FALSE(add_module_record({{"details", {{"module_counters", 1}}}}, &timeout));
 }
 
-TEST(DiffModel, CountersAreComparedOnlyWithoutChoiceAndReportedAsTheyAre) {
+TEST(DiffModel, CountersWithoutChoiceMustEqualTheReferenceSchedules) {
   ModuleSide s = side_of({kmod_record({{"worker/2", {{"ok", 10}}}}, "pass", 0, 0)});
   DiffResult d = diff_against_model(s, model_record({{"worker/2", {"ok"}}}));
-  EXPECT_EQ(d.verdict, DiffVerdict::kAgree) << "counters never decide the verdict";
+  EXPECT_EQ(d.verdict, DiffVerdict::kMismatch) << "ipis 3 against the model's 0";
   ASSERT_EQ(d.counters.size(), 2u);
   for (const auto& c : d.counters) {
     // pasid_allocs: 20 = 2 x 10 runs; ipis: 3 vs 0.
     EXPECT_EQ(c.equal, c.name == "pasid_allocs") << c.name;
+    EXPECT_TRUE(c.compared) << c.name;
   }
+}
+
+TEST(DiffModel, ContextSwitchesWithPasidWorkAreShownNotCompared) {
+  json module = kmod_record({{"worker/2", {{"ok", 10}}}}, "pass", 0, 0);
+  module["metrics"]["ipis"]["value"] = 0.0;
+  module["metrics"]["context_switches_pasid_work"] = {{"value", 400.0}};
+  json model = model_record({{"worker/2", {"ok"}}});
+  model["details"]["reference_schedule"]["counters"]["context_switches_pasid_work"] = 7;
+  DiffResult d = diff_against_model(side_of({module}), model);
+  EXPECT_EQ(d.verdict, DiffVerdict::kAgree);
+  auto it = std::find_if(d.counters.begin(), d.counters.end(), [](const CounterComparison& c) {
+    return c.name == "context_switches_pasid_work";
+  });
+  ASSERT_NE(it, d.counters.end());
+  EXPECT_FALSE(it->compared);
+  EXPECT_FALSE(it->equal);
 }
 
 }  // namespace

@@ -36,6 +36,17 @@ constexpr uint32_t kMaxSamples = 16384;
 constexpr uint32_t kMaxProcesses = 4096;
 constexpr size_t kMaxOutcomeKinds = 16;
 constexpr size_t kMaxSubmitSteps = 64;
+constexpr uint32_t kMaxEvents = 512;
+
+// One line of a run's event log: what a task did at a step boundary, where
+// and when, as the differential test shows it beside the model's schedule.
+struct RunEvent {
+  int64_t t_ns;
+  int32_t task_uid;
+  int32_t cpu;
+  char task[32];
+  char what[96];
+};
 
 // Everything tasks in different processes share; lives in a MAP_SHARED
 // mapping made before the first fork.
@@ -55,6 +66,9 @@ struct SharedState {
   std::atomic<int64_t> noise_yields, noise_sleeps, noise_repins;
   std::atomic<uint32_t> n_processes;
   std::atomic<int32_t> process_pids[kMaxProcesses];
+  int64_t start_ns;
+  std::atomic<uint32_t> n_events;
+  RunEvent events[kMaxEvents];
 };
 
 struct Interpreter {
@@ -64,6 +78,7 @@ struct Interpreter {
   int shared_fd = -1;  // the memfd behind `shared`, for exec
   std::map<std::string, int> latch_index;
   std::map<const Step*, int> submit_slot;  // into SharedState::step_outcomes
+  std::vector<std::string> submit_keys;    // by slot
   InterpreterOptions options;
   std::vector<int> allowed_cpus;  // where noise may move a task
 };
@@ -76,6 +91,12 @@ void claim_text(std::atomic<int>& claimed, char* buf, size_t size, const std::st
   int expected = 0;
   if (!claimed.compare_exchange_strong(expected, 1)) return;
   std::snprintf(buf, size, "%s", text.c_str());
+}
+
+int64_t monotonic_ns() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
 void fail_run(const std::string& why, bool crashed = false) {
@@ -149,6 +170,19 @@ struct Task {
   std::vector<ProgramPoint> pc;
 };
 
+// Past kMaxEvents the log keeps counting (n_events) but stores nothing.
+void log_event(const Task& task, const std::string& what) {
+  SharedState* s = interp.shared;
+  const uint32_t i = s->n_events.fetch_add(1);
+  if (i >= kMaxEvents) return;
+  RunEvent& e = s->events[i];
+  e.t_ns = monotonic_ns() - s->start_ns;
+  e.task_uid = task.uid;
+  e.cpu = ::sched_getcpu();
+  std::snprintf(e.task, sizeof e.task, "%s", task.tmpl->name.c_str());
+  std::snprintf(e.what, sizeof e.what, "%s", what.c_str());
+}
+
 std::string& exec_image() {
   static std::string path = "/proc/self/exe";
   return path;
@@ -184,17 +218,24 @@ void inject_noise(Task& task) {
     case 1:
       ::sched_yield();
       interp.shared->noise_yields.fetch_add(1);
+      log_event(task, "noise: sched_yield");
       break;
     case 2:
       sleep_for(1000 + static_cast<int64_t>((r >> 8) % 20000));
       interp.shared->noise_sleeps.fetch_add(1);
+      log_event(task, "noise: slept");
       break;
     case 3:
       if (interp.options.pin_cpu < 0 && interp.allowed_cpus.size() > 1) {
         cpu_set_t set;
         CPU_ZERO(&set);
         CPU_SET(interp.allowed_cpus[(r >> 8) % interp.allowed_cpus.size()], &set);
-        if (::sched_setaffinity(0, sizeof set, &set) == 0) interp.shared->noise_repins.fetch_add(1);
+        if (::sched_setaffinity(0, sizeof set, &set) == 0) {
+          interp.shared->noise_repins.fetch_add(1);
+          log_event(task,
+                    "noise: moved to CPU " +
+                        std::to_string(interp.allowed_cpus[(r >> 8) % interp.allowed_cpus.size()]));
+        }
       }
       break;
     default:
@@ -279,8 +320,12 @@ void record_submit(Task& task, const Step& step, const std::string& outcome, int
   auto it = std::find(kinds.begin(), kinds.end(), outcome);
   if (it == kinds.end()) throw std::logic_error("device returned an unlisted outcome: " + outcome);
   s->outcomes[it - kinds.begin()].fetch_add(1);
-  if (auto slot = interp.submit_slot.find(&step); slot != interp.submit_slot.end())
+  auto slot = interp.submit_slot.find(&step);
+  if (slot != interp.submit_slot.end())
     s->step_outcomes[slot->second][it - kinds.begin()].fetch_add(1);
+  log_event(task, "submit " +
+                      (slot != interp.submit_slot.end() ? interp.submit_keys[slot->second] : "?") +
+                      " -> " + outcome);
   s->retries.fetch_add(retries);
   if (outcome == "ok") push_sample(s->submit_ns, s->n_submit, static_cast<double>(ns));
   if (!outcome_matches(step.expect, outcome)) {
@@ -420,6 +465,11 @@ void run_steps(Task& task, const std::vector<Step>& steps, std::span<const Progr
     task.pc.back() = {i, 0};
     check_abort();
     inject_noise(task);
+    if (steps[i].op != StepOp::kSubmit && steps[i].op != StepOp::kCompute &&
+        steps[i].op != StepOp::kRepeat)
+      log_event(task, std::string(to_string(steps[i].op)) +
+                          (steps[i].task.empty() ? "" : " " + steps[i].task) +
+                          (steps[i].flag.empty() ? "" : " " + steps[i].flag));
     run_step(task, steps[i]);
   }
   task.pc.pop_back();
@@ -475,9 +525,12 @@ namespace {
 // The first kMaxSubmitSteps are counted per step; host_cannot_run() refuses more.
 void number_submit_steps(const Scenario& scenario) {
   interp.submit_slot.clear();
+  interp.submit_keys.clear();
   for (const auto& [key, step] : submit_steps_of(scenario))
-    if (interp.submit_slot.size() < kMaxSubmitSteps)
+    if (interp.submit_slot.size() < kMaxSubmitSteps) {
       interp.submit_slot.emplace(step, static_cast<int>(interp.submit_slot.size()));
+      interp.submit_keys.push_back(key);
+    }
 }
 }  // namespace
 
@@ -749,6 +802,7 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
     return result;
   }
   auto* shared = new (mem) SharedState();
+  shared->start_ns = monotonic_ns();
   interp.scenario = &scenario;
   interp.device = &device;
   interp.shared = shared;
@@ -810,6 +864,17 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
   result.noise_yields = shared->noise_yields.load();
   result.noise_sleeps = shared->noise_sleeps.load();
   result.noise_repins = shared->noise_repins.load();
+  const uint32_t n_events = shared->n_events.load();
+  result.events_dropped = n_events > kMaxEvents ? n_events - kMaxEvents : 0;
+  std::vector<RunEvent> events(shared->events, shared->events + std::min(n_events, kMaxEvents));
+  std::stable_sort(events.begin(), events.end(),
+                   [](const RunEvent& a, const RunEvent& b) { return a.t_ns < b.t_ns; });
+  for (const auto& e : events) {
+    char line[192];
+    std::snprintf(line, sizeof line, "%10.3f us  cpu%-3d %s#%d: %s", e.t_ns / 1000.0, e.cpu, e.task,
+                  e.task_uid, e.what);
+    result.events.push_back(line);
+  }
   result.unexpected = shared->unexpected.load();
   if (shared->first_unexpected_claimed.load()) result.first_unexpected = shared->first_unexpected;
   result.retries = shared->retries.load();

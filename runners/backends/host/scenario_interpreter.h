@@ -131,6 +131,10 @@ struct InterpreterResult {
   // Machine::submit_steps() keys): outcome -> submissions.
   std::map<std::string, std::map<std::string, int64_t>> step_outcomes;
   int64_t noise_yields = 0, noise_sleeps = 0, noise_repins = 0;
+  // The run's event log in time order (task steps, submissions with their
+  // outcome, noise), the first 512 events; events_dropped: those past them.
+  std::vector<std::string> events;
+  int64_t events_dropped = 0;
   int64_t submits = 0;
   int64_t unexpected = 0;
   std::string first_unexpected;

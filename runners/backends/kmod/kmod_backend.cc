@@ -8,6 +8,7 @@
 #include <climits>
 #include <cmath>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "kernels/policies/policy.h"
@@ -108,6 +109,10 @@ void merge_run(const InterpreterResult& one, InterpreterResult* all) {
   all->crashed = all->crashed || one.crashed;
 }
 
+// Runs whose event logs a record keeps (each one showed some step's outcome
+// first); later first sightings are counted, not logged.
+constexpr size_t kMaxWitnessRuns = 32;
+
 class KmodBackend : public Backend {
  public:
   explicit KmodBackend(const model::PolicyInfo& policy) : policy_(policy) {}
@@ -199,6 +204,8 @@ class KmodBackend : public Backend {
     // which changes no run's outcomes, only where a count falls.
     InterpreterResult result;
     std::map<std::string, int64_t> runs_with_violation, runs_with_outcome;
+    std::set<std::string> seen_step_outcomes;
+    nlohmann::json witness_runs = nlohmann::json::array();
     int64_t runs_done = 0;
     for (int64_t run = 0; run < runs; ++run) {
       options.run_index = static_cast<uint64_t>(run);
@@ -210,6 +217,19 @@ class KmodBackend : public Backend {
         if (n > 0) ++runs_with_violation[kind];
       for (const auto& [kind, n] : one.outcomes)
         if (n > 0) ++runs_with_outcome[kind];
+      // The event log of each run that showed a step's outcome for the first
+      // time: what diff-model shows beside the model's schedules.
+      nlohmann::json first_seen = nlohmann::json::array();
+      for (const auto& [step, kinds] : one.step_outcomes)
+        for (const auto& [kind, n] : kinds)
+          if (n > 0 && seen_step_outcomes.insert(step + " " + kind).second)
+            first_seen.push_back(step + " " + kind);
+      if (!first_seen.empty() && witness_runs.size() < kMaxWitnessRuns)
+        witness_runs.push_back({{"run", run},
+                                {"first_seen", first_seen},
+                                {"violations", run_delta.violations},
+                                {"events", one.events},
+                                {"events_dropped", one.events_dropped}});
       merge_run(one, &result);
       if (!one.error.empty()) break;  // a broken run ends the sample: it is not a verdict
     }
@@ -280,6 +300,7 @@ class KmodBackend : public Backend {
                      {"repins", result.noise_repins}}},
                    {"step_outcomes", result.step_outcomes},
                    {"runs_with_outcome", runs_with_outcome},
+                   {"witness_runs", witness_runs},
                    {"runs_with_violation", runs_with_violation}}},
                  {"emulated",
                   "the work queue, ENQCMD (an ioctl), the IA32_PASID MSR (a per-thread "

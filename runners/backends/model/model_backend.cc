@@ -66,6 +66,10 @@ std::vector<ParamSpec> build_specs() {
                         "a host results.jsonl to take cost_ctxsw_ns (ctxsw_ns) and cost_ipi_ns "
                         "(membarrier_ns) from"),
       ParamSpec::String("replay", "", "a replay file to run instead of searching"),
+      ParamSpec::String("witness_step", "",
+                        "a submit step (\"<task>/<index>\", as details.step_outcomes names "
+                        "it): write a replay file of a schedule for each outcome the search saw "
+                        "there (details.step_witnesses; diff-model asks for it at a mismatch)"),
   };
   for (const auto& c : kCostParams)
     s.push_back(ParamSpec::Int(c.name, kDefaultCosts.*(c.field), 0, int64_t{1} << 40, c.help));
@@ -233,6 +237,8 @@ class ModelBackend : public Backend {
       steps[machine.submit_steps()[i]] = kinds;
     }
     r.details["step_outcomes"] = steps;
+    if (!o.witness_step.empty())
+      r.details["step_witnesses"] = step_witnesses(test, o, s, machine.submit_steps(), ctx);
 
     std::string checked = std::to_string(s.checked) + " schedule" + (s.checked == 1 ? "" : "s");
     if (s.found.violation >= 0) {
@@ -268,6 +274,57 @@ class ModelBackend : public Backend {
     return r;
   }
 
+  // The schedule `deviations` as a replay file of `scenario` (what it shows
+  // is what a replay must show again), with the machine that replayed it.
+  ReplaySchedule replay_file_of(const TestCase& test, const Scenario& scenario,
+                                const ModelOptions& o, const std::vector<Deviation>& deviations,
+                                Machine& machine, ScheduleResult& run) {
+    run = replay_schedule(machine, deviations, true, true);
+    ReplaySchedule file;
+    file.policy = policy_.name;
+    file.workload = test.workload;
+    file.params = machine_params(o.machine);
+    file.scenario_toml = scenario_to_toml(scenario);
+    file.deviations = run.deviations;
+    file.violation = severity_name(run.violation_kind);
+    file.events = run.violation_event;
+    file.steps = run.steps;
+    file.decisions = run.decisions;
+    file.digest = run.digest;
+    file.revision = pasidbench_revision();
+    return file;
+  }
+
+  // outcome -> replay file of the first schedule that had it at the step.
+  json step_witnesses(const TestCase& test, const ModelOptions& o, const SearchResult& s,
+                      const std::vector<std::string>& keys, const RunContext& ctx) {
+    auto at = std::find(keys.begin(), keys.end(), o.witness_step);
+    if (at == keys.end())
+      throw InputError({"--param witness_step", 0},
+                       "no submit step '" + o.witness_step + "' in " + test.workload);
+    const size_t i = static_cast<size_t>(at - keys.begin());
+    json out = json::object();
+    if (i >= s.step_outcomes.size()) return out;
+    for (int k = 0; k < kOutcomeKinds; ++k) {
+      if (!(s.step_outcomes[i] & (1u << k))) continue;
+      Machine machine(test.scenario, policy_, o.machine);
+      ScheduleResult run;
+      ReplaySchedule file =
+          replay_file_of(test, test.scenario, o, s.step_witnesses[i][k], machine, run);
+      const std::string kind = to_string(static_cast<SubmitOutcome>(k));
+      if (ctx.out_dir.empty()) {
+        out[kind] = nullptr;
+        continue;
+      }
+      try {
+        out[kind] = save_replay_file(file, ctx.out_dir);
+      } catch (const std::exception& e) {
+        out[kind] = std::string("not written: ") + e.what();
+      }
+    }
+    return out;
+  }
+
   json counterexample(const TestCase& test, const ModelOptions& o, const Found& found,
                       const RunContext& ctx, json& details) {
     ShrinkResult shrunk;
@@ -280,19 +337,8 @@ class ModelBackend : public Backend {
       shrunk.events = shrunk.original_events = found.event;
     }
     Machine machine(shrunk.scenario, policy_, o.machine);
-    ScheduleResult run = replay_schedule(machine, shrunk.deviations, true, true);
-    ReplaySchedule file;
-    file.policy = policy_.name;
-    file.workload = test.workload;
-    file.params = machine_params(o.machine);
-    file.scenario_toml = scenario_to_toml(shrunk.scenario);
-    file.deviations = run.deviations;
-    file.violation = severity_name(run.violation_kind);
-    file.events = run.violation_event;
-    file.steps = run.steps;
-    file.decisions = run.decisions;
-    file.digest = run.digest;
-    file.revision = pasidbench_revision();
+    ScheduleResult run;
+    ReplaySchedule file = replay_file_of(test, shrunk.scenario, o, shrunk.deviations, machine, run);
     json schedule = replay_to_json(file);
 
     json ce = {{"violation", file.violation},
@@ -413,6 +459,7 @@ ModelOptions model_options(const ParamValues& p) {
   o.machine = machine_config(machine, "--param");
   o.shrink = p.get_bool("shrink");
   o.replay = p.get("replay");
+  o.witness_step = p.get("witness_step");
   const std::string& from = p.get("costs_from");
   if (!from.empty()) {
     if (p.get("cost_ctxsw_ns") != spec("cost_ctxsw_ns").default_value ||

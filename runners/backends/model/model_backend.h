@@ -30,6 +30,7 @@ struct ModelOptions {
   bool shrink = true;
   double shrink_budget_s = 20;
   std::string replay;                    // a replay file: run it instead of searching
+  std::string witness_step;              // a submit step: replay files of its outcomes
   std::string cost_source = "defaults";  // or the costs_from file
 };
 

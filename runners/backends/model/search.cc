@@ -48,9 +48,16 @@ class Accumulator {
     for (int k = 0; k < kViolationKinds; ++k)
       if (r.violations[k] > 0) ++out_.failing_schedules[k];
     for (int k = 0; k < kOutcomeKinds; ++k) out_.outcomes[k] += r.outcomes[k];
-    if (out_.step_outcomes.size() < r.step_outcomes.size())
+    if (out_.step_outcomes.size() < r.step_outcomes.size()) {
       out_.step_outcomes.resize(r.step_outcomes.size(), 0);
-    for (size_t i = 0; i < r.step_outcomes.size(); ++i) out_.step_outcomes[i] |= r.step_outcomes[i];
+      out_.step_witnesses.resize(r.step_outcomes.size());
+    }
+    for (size_t i = 0; i < r.step_outcomes.size(); ++i) {
+      if (const uint8_t first = r.step_outcomes[i] & ~out_.step_outcomes[i]; first != 0)
+        for (int k = 0; k < kOutcomeKinds; ++k)
+          if (first & (1u << k)) out_.step_witnesses[i][k] = r.deviations;
+      out_.step_outcomes[i] |= r.step_outcomes[i];
+    }
     if (r.failed() && (out_.found.violation < 0 || r.violation_kind < out_.found.violation)) {
       out_.found.violation = r.violation_kind;
       out_.found.deviations = r.deviations;

@@ -58,6 +58,9 @@ struct SearchResult {
   // model can produce only when `complete` (and, exhaustive, within the
   // preemption bound).
   std::vector<uint8_t> step_outcomes;
+  // For each bit of step_outcomes, the deviations of the first checked
+  // schedule that set it: a schedule to replay that shows the outcome there.
+  std::vector<std::array<std::vector<Deviation>, kOutcomeKinds>> step_witnesses;
   std::vector<Counters> samples;  // the reference schedule's first, then one per schedule
   ScheduleResult reference;       // the timed default schedule, recorded
   std::vector<PasidInterval> timeline;
