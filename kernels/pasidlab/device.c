@@ -53,13 +53,14 @@ int pl_device_submit(u64 msr, struct pl_mm *pm, u64 completion_addr, u64 cookie)
 	d->completion_addr = completion_addr;
 	d->cookie = cookie;
 	d->cr_page = NULL;
-	/* 32-byte aligned (checked by the caller): the record is in one page. */
+	/*
+	 * 32-byte aligned (checked by the caller): the record is in one page.
+	 * One the device cannot write (read-only, unmapped) is its fault at
+	 * execution, as a DMA write's would be; the ENQCMD itself succeeds.
+	 */
 	if (completion_addr &&
-	    pin_user_pages_fast(completion_addr & PAGE_MASK, 1, FOLL_WRITE, &d->cr_page) != 1) {
-		pl_count(PASIDLAB_CTR_COMPLETION_FAULTS);
-		kfree(d);
-		return -EFAULT;
-	}
+	    pin_user_pages_fast(completion_addr & PAGE_MASK, 1, FOLL_WRITE, &d->cr_page) != 1)
+		d->cr_page = NULL;
 	d->submit_ns = ktime_get_ns();
 	spin_lock(&pl_queue_lock);
 	if (pl_queued >= pl_wq_size) {
@@ -146,6 +147,8 @@ static void pl_execute(struct pl_desc *d)
 		pl_count_violation(d->pm, PASIDLAB_VIO_USE_AFTER_FREE);
 	if (d->cr_page)
 		pl_write_completion(d, outcome);
+	else if (d->completion_addr)
+		pl_count(PASIDLAB_CTR_COMPLETION_FAULTS);
 
 	spin_lock(&pl_queue_lock);
 	list_del(&d->node);

@@ -48,6 +48,9 @@ TestCase model_test(const ModuleSide& m, const DiffModelOptions& o, int preempti
   for (const auto& spec : w.params)
     if (auto it = m.params.find(spec.name); it != m.params.end())
       given[spec.name] = {it->second, {"record param " + spec.name, 0}};
+  // The module's counts are taken after its settle wait, when the lazily
+  // held mms are gone: the model settles too.
+  given["settle"] = {"true", {"diff-model", 0}};
   for (const auto& text : o.params) {
     auto [k, v] = split_param_flag(text);
     given[k] = {v, {"--param " + text, 0}};
@@ -97,7 +100,8 @@ void write_mismatch(const ModuleSide& m, const nlohmann::json& model, const Diff
     } catch (const std::exception& e) {
       schedules = {{"error", e.what()}};
     }
-    std::cout << "  the model's schedules at step " << step << " (pasidbench check --replay FILE):\n";
+    std::cout << "  the model's schedules at step " << step
+              << " (pasidbench check --replay FILE):\n";
     for (const auto& [outcome, file] : schedules.items())
       std::cout << "    " << outcome << ": "
                 << (file.is_string() ? file.get<std::string>() : file.dump()) << "\n";

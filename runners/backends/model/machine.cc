@@ -469,6 +469,7 @@ void Machine::run(Chooser& chooser, bool record, ScheduleResult& out) {
     violation(Violation::kDeadlock, "deadlock: nothing can run, still alive: " + stuck);
     if (record_) finish_line(-1);
   }
+  if (config_.settle && live_tasks_ == 0) settle_lazy_tlb();
   integrate_idle();
   if (record_)
     for (auto& iv : timeline_)
@@ -936,6 +937,20 @@ void Machine::free_cpu(int c) {
   if (!cpu.lazy_ref && cpu.active_mm != kNone) {
     mmgrab(cpu.active_mm);
     cpu.lazy_ref = true;
+  }
+}
+
+// The kernel's next task on each CPU is another process's (or the idle
+// CPU's next wakeup switches): switch_mm() lets go of the lazily held mm.
+void Machine::settle_lazy_tlb() {
+  for (int c = 0; c < static_cast<int>(cpus_.size()); ++c) {
+    Cpu& cpu = cpus_[c];
+    if (!cpu.lazy_ref || cpu.active_mm == kNone) continue;
+    const int old = cpu.active_mm;
+    mms_[old].k.cpumask &= ~cpu_bit(c);
+    cpu.active_mm = kNone;
+    cpu.lazy_ref = false;
+    mmdrop(old);
   }
 }
 

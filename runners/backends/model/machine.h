@@ -159,6 +159,7 @@ struct TraceEvent {
 struct MachineConfig {
   Costs costs;
   bool late_choices = true;  // offer late IPIs and late descriptor execution
+  bool settle = false;       // at the end, CPUs drop the mms they hold for lazy TLB
   int64_t max_steps = 200000;
 };
 
@@ -250,6 +251,7 @@ class Machine final : public KernelOps {
 
   // The state invariants, after every action.
   void check_invariants();
+  void settle_lazy_tlb();
   void check_pasid_table();
 
   void outcome(SimTask& t, SubmitOutcome o, SubmitExpect expect, uint32_t step, int slot, int pasid,

@@ -61,6 +61,10 @@ std::vector<ParamSpec> build_specs() {
                      "actions per schedule before it is cut off"),
       ParamSpec::Bool("late_choices", true,
                       "let the search make IPIs and descriptor executions late"),
+      ParamSpec::Bool("settle", false,
+                      "when every task has ended, CPUs still holding an mm for lazy TLB switch "
+                      "away (as the next task a real kernel runs there does) and what that "
+                      "frees is counted: the module's counts after its settle wait"),
       ParamSpec::Bool("shrink", true, "shrink a counterexample before reporting it"),
       ParamSpec::String("costs_from", "",
                         "a host results.jsonl to take cost_ctxsw_ns (ctxsw_ns) and cost_ipi_ns "
@@ -455,6 +459,7 @@ ModelOptions model_options(const ParamValues& p) {
   std::map<std::string, std::string> machine;
   for (const auto& c : kCostParams) machine[c.name] = p.get(c.name);
   machine["late_choices"] = p.get("late_choices");
+  machine["settle"] = p.get("settle");
   machine["max_steps"] = p.get("max_steps");
   o.machine = machine_config(machine, "--param");
   o.shrink = p.get_bool("shrink");
@@ -476,6 +481,7 @@ std::map<std::string, std::string> machine_params(const MachineConfig& config) {
   std::map<std::string, std::string> out;
   for (const auto& c : kCostParams) out[c.name] = std::to_string(config.costs.*(c.field));
   out["late_choices"] = config.late_choices ? "true" : "false";
+  out["settle"] = config.settle ? "true" : "false";
   out["max_steps"] = std::to_string(config.max_steps);
   return out;
 }
@@ -484,7 +490,7 @@ MachineConfig machine_config(const std::map<std::string, std::string>& params,
                              const std::string& where) {
   MachineConfig config;
   for (const auto& [name, value] : params) {
-    bool known = name == "late_choices" || name == "max_steps";
+    bool known = name == "late_choices" || name == "max_steps" || name == "settle";
     for (const auto& c : kCostParams) known |= name == c.name;
     if (!known) throw InputError({where, 0}, "unknown model parameter '" + name + "'");
     validate_param(spec(name), value, {where, 0});
@@ -496,6 +502,7 @@ MachineConfig machine_config(const std::map<std::string, std::string>& params,
   };
   for (const auto& c : kCostParams) config.costs.*(c.field) = std::stoll(get(c.name));
   config.late_choices = get("late_choices") == "true";
+  config.settle = get("settle") == "true";
   config.max_steps = std::stoll(get("max_steps"));
   return config;
 }
