@@ -294,5 +294,84 @@ program = [ { op = "bind" }, { op = "submit", count = 5 }, { op = "signal", flag
   EXPECT_EQ(res.outcomes["gp_sigsegv"], 1);
 }
 
+// The example scenario of file steps, on real processes and a real exec:
+// the fork child's map of its inherited fd is refused, the parent's closed
+// fd keeps its portal until the munmap, the O_CLOEXEC file is gone after
+// exec and the other is the old mm's.
+TEST(HostInterpreter, InheritedFdScenarioRunsOnTheLoopbackDevice) {
+  Scenario sc = load_scenario_file("suites/scenarios/inherited-fd.toml");
+  set_exec_image(PASIDBENCH_BINARY);
+  LoopbackDevice dev;
+  EXPECT_EQ(host_cannot_run(sc, dev), "");
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  set_exec_image("/proc/self/exe");
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.unexpected, 0) << res.first_unexpected;
+  EXPECT_EQ(res.outcomes["ok"], 4);
+  EXPECT_EQ(res.outcomes["no_portal"], 3);
+  EXPECT_EQ(res.bind_ns.size(), 4u);
+}
+
+TEST(HostInterpreter, CloseLeavesThePortalAndUnmapDropsIt) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "two-fds"
+[[task]]
+name = "main"
+start = "initial"
+program = [
+  { op = "bind", fd = "a" }, { op = "bind", fd = "b", map = false },
+  { op = "close", fd = "a" }, { op = "submit", expect = "ok" },
+  { op = "unmap", fd = "a" }, { op = "submit", expect = "fault_unbound" },
+  { op = "map", fd = "b" }, { op = "submit", expect = "ok" },
+  { op = "unbind", fd = "b" }, { op = "submit", expect = "fault_unbound" },
+]
+)",
+                                   "two-fds.toml");
+  LoopbackDevice dev;
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.unexpected, 0) << res.first_unexpected;
+  EXPECT_EQ(res.outcomes["ok"], 2);
+  EXPECT_EQ(res.outcomes["no_portal"], 2);
+}
+
+// What fork and exec leave of the device's files, step by step.
+TEST(HostInterpreter, LoopbackFilesAcrossForkAndExec) {
+  int64_t ns = 0;
+  LoopbackDevice forked;
+  ASSERT_EQ(forked.open_file(0, {"wq", false, true}, &ns), "");
+  forked.after_fork();
+  EXPECT_EQ(forked.map_file("wq"), "EPERM");  // the parent's mm's file
+  EXPECT_EQ(forked.map_file("other"), "EBADF");
+  int retries = 0;
+  EXPECT_EQ(forked.submit(0, &ns, &retries), "no_portal");
+
+  LoopbackDevice before_exec;
+  ASSERT_EQ(before_exec.open_file(0, {"own", true, true}, &ns), "");
+  ASSERT_EQ(before_exec.open_file(0, {"kept", false, false}, &ns), "");
+  ASSERT_EQ(before_exec.map_file("kept"), "");
+  auto after_exec = LoopbackDevice::from_exec_state(before_exec.state_for_exec());
+  EXPECT_EQ(after_exec->map_file("own"), "EBADF");   // closed on exec
+  EXPECT_EQ(after_exec->map_file("kept"), "EPERM");  // the old mm's file
+  EXPECT_EQ(after_exec->submit(0, &ns, &retries), "no_portal");
+}
+
+TEST(HostInterpreter, FileStepsAreRefusedUpFrontOnADeviceWithout) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "files"
+[[task]]
+name = "main"
+start = "initial"
+program = [ { op = "bind", fd = "wq", map = false }, { op = "map", fd = "wq" } ]
+)",
+                                   "files.toml");
+  StandInDevice dev;
+  EXPECT_EQ(host_cannot_run(sc, dev),
+            "scenario uses steps on named files (task 'main'), which stand-in does not run");
+  EXPECT_FALSE(run_scenario_on_host(sc, dev).error.empty());
+}
+
 }  // namespace
 }  // namespace pasidbench
