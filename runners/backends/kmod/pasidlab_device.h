@@ -54,7 +54,6 @@ class PasidlabDevice : public TaskDevice {
   };
   int ctl_fd();
   int newest_fd(const std::string& name, bool any_name) const;  // index into files_, -1
-  void unbind_at(int index, int64_t* ns);
 
   int max_retries_;
   std::chrono::milliseconds timeout_;

@@ -1218,7 +1218,7 @@ void Machine::do_bind(SimTask& t, int name, bool cloexec, bool map) {
   ++m.device_binds;
   table_changed_ = true;
   mmgrab(mm);  // the driver holds the mm until release
-  if (record_) note(name_of_file(t.k.id, "bind", name) + ":");
+  if (record_) note(file_step_text(t.k.id, "bind", name) + ":");
   HookResult r = policy_->bind(*this, t.k, m);
   if (m.pasid == kInvalidPasid)
     throw std::logic_error("policy " + policy_info_.name + " left " + mm_name(mm) +
@@ -1264,7 +1264,7 @@ void Machine::do_unbind(SimTask& t, int name) {
   // Unnamed: the newest file, whatever its name (the format before names).
   int i = name == kNone ? static_cast<int>(g.fds.size()) - 1 : find_fd(g, name);
   if (i < 0) {
-    if (record_) note(name_of_file(t.k.id, "unbind", name) + ": no work-queue fd open");
+    if (record_) note(file_step_text(t.k.id, "unbind", name) + ": no work-queue fd open");
     return;
   }
   int b = g.fds[i].binding;
@@ -1275,7 +1275,7 @@ void Machine::do_unbind(SimTask& t, int name) {
     mms_[bd.mm].k.portals -= bd.maps;
     bd.maps = 0;
   }
-  if (record_) note(name_of_file(t.k.id, "unbind", name) + ": munmap+close");
+  if (record_) note(file_step_text(t.k.id, "unbind", name) + ": munmap+close");
   release_if_unused(t, b);
 }
 
@@ -1283,7 +1283,7 @@ void Machine::do_map(SimTask& t, int name) {
   t.ready_at = now_ + config_.costs.syscall_ns;
   int i = find_fd(groups_[t.group], name);
   if (i < 0) {
-    if (record_) note(name_of_file(t.k.id, "mmap", name) + ": no such fd (EBADF)");
+    if (record_) note(file_step_text(t.k.id, "mmap", name) + ": no such fd (EBADF)");
     return;
   }
   int b = groups_[t.group].fds[i].binding;
@@ -1291,12 +1291,12 @@ void Machine::do_map(SimTask& t, int name) {
     // idxd_cdev_mmap() since 8dfa57aabff6 (and pasidlab): the file was
     // opened by another mm (inherited over fork, or kept over exec).
     if (record_)
-      note(name_of_file(t.k.id, "mmap", name) + ": EPERM (" + mm_name(bindings_[b].mm) +
+      note(file_step_text(t.k.id, "mmap", name) + ": EPERM (" + mm_name(bindings_[b].mm) +
            "'s file)");
     return;
   }
   map_portal(b);
-  if (record_) note(name_of_file(t.k.id, "mmap", name) + ": portal mapped");
+  if (record_) note(file_step_text(t.k.id, "mmap", name) + ": portal mapped");
 }
 
 void Machine::do_unmap(SimTask& t, int name) {
@@ -1307,11 +1307,11 @@ void Machine::do_unmap(SimTask& t, int name) {
     if (bd.name != name || bd.mm != t.k.mm || bd.maps == 0) continue;
     --bd.maps;
     --mms_[bd.mm].k.portals;
-    if (record_) note(name_of_file(t.k.id, "munmap", name));
+    if (record_) note(file_step_text(t.k.id, "munmap", name));
     release_if_unused(t, b);
     return;
   }
-  if (record_) note(name_of_file(t.k.id, "munmap", name) + ": no portal mapped");
+  if (record_) note(file_step_text(t.k.id, "munmap", name) + ": no portal mapped");
 }
 
 void Machine::do_close(SimTask& t, int name) {
@@ -1319,14 +1319,14 @@ void Machine::do_close(SimTask& t, int name) {
   t.ready_at = now_ + config_.costs.syscall_ns;
   int i = find_fd(g, name);
   if (i < 0) {
-    if (record_) note(name_of_file(t.k.id, "close", name) + ": no such fd (EBADF)");
+    if (record_) note(file_step_text(t.k.id, "close", name) + ": no such fd (EBADF)");
     return;
   }
   int b = g.fds[i].binding;
   g.fds.erase(g.fds.begin() + i);
   --bindings_[b].file_refs;
   if (record_)
-    note(name_of_file(t.k.id, "close", name) +
+    note(file_step_text(t.k.id, "close", name) +
          (bindings_[b].maps > 0 ? " (its portal keeps the file open)" : ""));
   release_if_unused(t, b);
 }
@@ -1340,12 +1340,12 @@ void Machine::close_on_exec(SimTask& t) {
   });
   for (int b : closed) {
     --bindings_[b].file_refs;
-    if (record_) note(name_of_file(t.k.id, "close-on-exec", bindings_[b].name) + ";");
+    if (record_) note(file_step_text(t.k.id, "close-on-exec", bindings_[b].name) + ";");
     release_if_unused(t, b);
   }
 }
 
-std::string Machine::name_of_file(int task, const char* what, int name) const {
+std::string Machine::file_step_text(int task, const char* what, int name) const {
   return this->name(task) + " " + what + (name == kNone ? "" : " '" + fd_names_[name] + "'");
 }
 

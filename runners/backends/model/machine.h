@@ -262,7 +262,7 @@ class Machine final : public KernelOps {
   // to the line while it runs (only when recording).
   std::string name(int task) const;
   std::string mm_name(int mm) const;
-  std::string name_of_file(int task, const char* what, int name) const;
+  std::string file_step_text(int task, const char* what, int name) const;  // "app.1 close 'wq'"
   void note(const std::string& text);
   void finish_line(int column);
 
