@@ -21,7 +21,8 @@ constexpr OpName kOpNames[] = {
     {StepOp::kFork, "fork"},     {StepOp::kExec, "exec"},
     {StepOp::kExit, "exit"},     {StepOp::kWait, "wait"},
     {StepOp::kSignal, "signal"}, {StepOp::kAwait, "await"},
-    {StepOp::kRepeat, "repeat"},
+    {StepOp::kRepeat, "repeat"}, {StepOp::kMap, "map"},
+    {StepOp::kUnmap, "unmap"},   {StepOp::kClose, "close"},
 };
 
 struct ExpectName {
@@ -97,6 +98,19 @@ void steps_to_toml(const std::vector<Step>& steps, int indent, std::ostringstrea
   for (const auto& s : steps) {
     out << pad << "{ op = \"" << to_string(s.op) << "\"";
     switch (s.op) {
+      case StepOp::kBind:
+        if (!s.fd.empty()) out << ", fd = " << quoted(s.fd);
+        if (s.cloexec) out << ", cloexec = true";
+        if (!s.map) out << ", map = false";
+        break;
+      case StepOp::kUnbind:
+        if (!s.fd.empty()) out << ", fd = " << quoted(s.fd);
+        break;
+      case StepOp::kMap:
+      case StepOp::kUnmap:
+      case StepOp::kClose:
+        out << ", fd = " << quoted(s.fd);
+        break;
       case StepOp::kSubmit:
         if (s.count != 1) out << ", count = " << s.count;
         if (s.expect != SubmitExpect::kAny) out << ", expect = \"" << to_string(s.expect) << "\"";
@@ -189,6 +203,27 @@ void validate_scenario(const Scenario& sc) {
     any_initial |= t.initial;
   }
   if (!any_initial) throw InputError(sc.where, "no task starts at time zero (start = \"initial\")");
+
+  // A step on a named file needs a bind somewhere that opens a file of that
+  // name (which process holds it at run time is the run's business: a step
+  // on a name the process does not hold does nothing, as on EBADF).
+  std::set<std::string> opened;
+  for (const auto& t : sc.tasks)
+    for_each_step(t.program, 1, [&](const Step& s, int64_t) {
+      if (s.op == StepOp::kBind && !s.fd.empty()) opened.insert(s.fd);
+    });
+  for (const auto& t : sc.tasks)
+    for_each_step(t.program, 1, [&](const Step& s, int64_t) {
+      const bool named_op =
+          s.op == StepOp::kMap || s.op == StepOp::kUnmap || s.op == StepOp::kClose;
+      if (named_op && s.fd.empty())
+        throw InputError(s.where, std::string(to_string(s.op)) + " needs fd = <name of a file>");
+      if ((named_op || s.op == StepOp::kUnbind) && !s.fd.empty() && !opened.count(s.fd))
+        throw InputError(s.where, std::string(to_string(s.op)) + " of fd '" + s.fd +
+                                      "', which no bind opens (bind with fd = \"" + s.fd + "\")");
+      if (s.op != StepOp::kBind && (s.cloexec || !s.map))
+        throw InputError(s.where, "cloexec and map apply to bind only");
+    });
 
   // Who starts whom, and how many signals each latch can get at most.
   std::map<std::string, std::set<std::string>> starts;

@@ -15,8 +15,8 @@
 namespace pasidbench {
 
 enum class StepOp {
-  kBind,         // open the device work queue (SVA bind of the task's mm)
-  kUnbind,       // close it (release: drain, unbind)
+  kBind,         // open the device work queue (SVA bind of the task's mm), map its portal
+  kUnbind,       // munmap and close it (the release, drain and unbind, follows)
   kSubmit,       // ENQCMD `count` descriptors, each expecting `expect`
   kCompute,      // run on the CPU for `duration_ns`
   kSleep,        // block for `duration_ns`
@@ -28,6 +28,10 @@ enum class StepOp {
   kSignal,       // add one to latch `flag`
   kAwait,        // block until latch `flag` reached `count`
   kRepeat,       // run `body` `count` times
+  // Steps on one named file (`fd`) of the process (docs/scenario-format.md):
+  kMap,    // mmap the portal of an fd this process holds (inherited or opened unmapped)
+  kUnmap,  // munmap this mm's portal of the file; the fd stays open
+  kClose,  // close the fd; a portal mapping keeps the file (and its binding) alive
 };
 
 // What a workload expects of a submission. Safety violations
@@ -38,6 +42,12 @@ struct Step {
   StepOp op = StepOp::kCompute;
   std::string task;  // kCloneThread, kFork, kWait
   std::string flag;  // kSignal, kAwait
+  // kBind: the name of the file it opens ("" unnamed); kMap, kUnmap, kClose
+  // and kUnbind: the file they act on (the newest of that name; for kUnbind
+  // "" is the newest file of the process, as before names existed).
+  std::string fd;
+  bool cloexec = false;  // kBind: O_CLOEXEC, exec closes the fd
+  bool map = true;       // kBind: mmap the portal once the open is done
   int64_t count = 1;
   int64_t duration_ns = 0;
   SubmitExpect expect = SubmitExpect::kAny;

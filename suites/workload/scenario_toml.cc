@@ -18,11 +18,28 @@ Step read_step(const TomlReader& r, const toml::node& node, int depth) {
   if (!parse_step_op(op_text, &s.op))
     throw InputError(s.where, "unknown op '" + op_text +
                                   "' (bind, unbind, submit, compute, sleep, clone_thread, fork, "
-                                  "exec, exit, wait, signal, await, repeat)");
+                                  "exec, exit, wait, signal, await, repeat, map, unmap, close)");
   auto need_task = [&] { s.task = r.string(t, "task"); };
   switch (s.op) {
     case StepOp::kBind:
+      r.only_keys(t, {"op", "fd", "cloexec", "map"}, op_text);
+      s.fd = r.optional_string(t, "fd").value_or("");
+      s.cloexec = r.optional_bool(t, "cloexec").value_or(false);
+      s.map = r.optional_bool(t, "map").value_or(true);
+      if (t.get("fd") && s.fd.empty()) throw InputError(r.at(*t.get("fd")), "fd name is empty");
+      break;
     case StepOp::kUnbind:
+      r.only_keys(t, {"op", "fd"}, op_text);
+      s.fd = r.optional_string(t, "fd").value_or("");
+      if (t.get("fd") && s.fd.empty()) throw InputError(r.at(*t.get("fd")), "fd name is empty");
+      break;
+    case StepOp::kMap:
+    case StepOp::kUnmap:
+    case StepOp::kClose:
+      r.only_keys(t, {"op", "fd"}, op_text);
+      s.fd = r.string(t, "fd");
+      if (s.fd.empty()) throw InputError(r.at(*t.get("fd")), "fd name is empty");
+      break;
     case StepOp::kExec:
     case StepOp::kExit:
       r.only_keys(t, {"op"}, op_text);

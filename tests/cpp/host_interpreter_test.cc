@@ -3,6 +3,8 @@
 // hardware the same interpreter drives WorkQueueDevice.)
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <set>
@@ -292,6 +294,98 @@ program = [ { op = "bind" }, { op = "submit", count = 5 }, { op = "signal", flag
   InterpreterResult res = run_scenario_on_host(sc, dev);
   EXPECT_EQ(res.error, "");
   EXPECT_EQ(res.outcomes["gp_sigsegv"], 1);
+}
+
+// The example scenario of file steps, on real processes and a real exec:
+// the fork child's map of its inherited fd is refused, the parent's closed
+// fd keeps its portal until the munmap, the O_CLOEXEC file is gone after
+// exec and the other is the old mm's.
+TEST(HostInterpreter, InheritedFdScenarioRunsOnTheLoopbackDevice) {
+  Scenario sc = load_scenario_file("suites/scenarios/inherited-fd.toml");
+  set_exec_image(PASIDBENCH_BINARY);
+  LoopbackDevice dev;
+  EXPECT_EQ(host_cannot_run(sc, dev), "");
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  set_exec_image("/proc/self/exe");
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.unexpected, 0) << res.first_unexpected;
+  EXPECT_EQ(res.outcomes["ok"], 4);
+  EXPECT_EQ(res.outcomes["no_portal"], 3);
+  EXPECT_EQ(res.bind_ns.size(), 4u);
+}
+
+TEST(HostInterpreter, CloseLeavesThePortalAndUnmapDropsIt) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "two-fds"
+[[task]]
+name = "main"
+start = "initial"
+program = [
+  { op = "bind", fd = "a" }, { op = "bind", fd = "b", map = false },
+  { op = "close", fd = "a" }, { op = "submit", expect = "ok" },
+  { op = "unmap", fd = "a" }, { op = "submit", expect = "fault_unbound" },
+  { op = "map", fd = "b" }, { op = "submit", expect = "ok" },
+  { op = "unbind", fd = "b" }, { op = "submit", expect = "fault_unbound" },
+]
+)",
+                                   "two-fds.toml");
+  LoopbackDevice dev;
+  InterpreterResult res = run_scenario_on_host(sc, dev);
+  EXPECT_EQ(res.error, "");
+  EXPECT_EQ(res.unexpected, 0) << res.first_unexpected;
+  EXPECT_EQ(res.outcomes["ok"], 2);
+  EXPECT_EQ(res.outcomes["no_portal"], 2);
+}
+
+// What fork and exec leave of the device's files, step by step.
+TEST(HostInterpreter, LoopbackFilesAcrossForkAndExec) {
+  int64_t ns = 0;
+  LoopbackDevice forked;
+  ASSERT_EQ(forked.open_file(0, {"wq", false, true}, &ns), "");
+  // after_fork() belongs in a forked child (it lets go of a mutex the
+  // parent's threads may hold): check it in one, by its exit status.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    forked.after_fork();
+    int child_retries = 0;
+    int64_t child_ns = 0;
+    bool as_expected = forked.map_file("wq") == "EPERM" &&  // the parent's mm's file
+                       forked.map_file("other") == "EBADF" &&
+                       forked.submit(0, &child_ns, &child_retries) == "no_portal";
+    ::_exit(as_expected ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  int retries = 0;
+  EXPECT_EQ(forked.map_file("wq"), "");  // the parent's own file
+
+  LoopbackDevice before_exec;
+  ASSERT_EQ(before_exec.open_file(0, {"own", true, true}, &ns), "");
+  ASSERT_EQ(before_exec.open_file(0, {"kept", false, false}, &ns), "");
+  ASSERT_EQ(before_exec.map_file("kept"), "");
+  auto after_exec = LoopbackDevice::from_exec_state(before_exec.state_for_exec());
+  EXPECT_EQ(after_exec->map_file("own"), "EBADF");   // closed on exec
+  EXPECT_EQ(after_exec->map_file("kept"), "EPERM");  // the old mm's file
+  EXPECT_EQ(after_exec->submit(0, &ns, &retries), "no_portal");
+}
+
+TEST(HostInterpreter, FileStepsAreRefusedUpFrontOnADeviceWithout) {
+  Scenario sc = load_scenario_text(R"(
+[scenario]
+name = "files"
+[[task]]
+name = "main"
+start = "initial"
+program = [ { op = "bind", fd = "wq", map = false }, { op = "map", fd = "wq" } ]
+)",
+                                   "files.toml");
+  StandInDevice dev;
+  EXPECT_EQ(host_cannot_run(sc, dev),
+            "scenario uses steps on named files (task 'main'), which stand-in does not run");
+  EXPECT_FALSE(run_scenario_on_host(sc, dev).error.empty());
 }
 
 }  // namespace

@@ -297,6 +297,145 @@ TEST(ModelMachine, ExecGivesANewMmAndKeepsPasidActivated) {
   EXPECT_EQ(refcount.result.counters.gp_fixups, 2);
 }
 
+// Index of the first trace line containing `text` (the action order), -1.
+int line_of(const std::vector<TraceEvent>& trace, const std::string& text) {
+  for (size_t i = 0; i < trace.size(); ++i)
+    if (trace[i].text.find(text) != std::string::npos) return static_cast<int>(i);
+  return -1;
+}
+
+const char* kChildMapsTheInheritedFd = R"(
+[scenario]
+name = "inherited"
+cpus = 1
+[[task]]
+name = "parent"
+start = "initial"
+program = [ { op = "bind", fd = "wq" }, { op = "submit", expect = "ok" },
+            { op = "fork", task = "child" }, { op = "wait", task = "child" },
+            { op = "unbind", fd = "wq" } ]
+[[task]]
+name = "child"
+program = [ { op = "map", fd = "wq" }, { op = "submit", expect = "fault_unbound" },
+            { op = "bind", fd = "own" }, { op = "submit", expect = "ok" } ]
+)";
+
+// fork copies the fd table, not the portal (VM_DONTCOPY), and the file's
+// binding is the parent's mm: idxd_cdev_mmap() refuses another mm (EPERM),
+// so the child has no portal until it opens its own file.
+TEST(ModelMachine, AForkChildCannotMapItsInheritedFd) {
+  Scenario sc = scenario(kChildMapsTheInheritedFd);
+  for (const auto& name : real_policies()) {
+    Recorded r = reference(sc, policy(name));
+    EXPECT_EQ(r.result.violation_kind, -1) << name;
+    EXPECT_GE(line_of(r.trace, "child.1 mmap 'wq': EPERM"), 0) << name;
+    EXPECT_EQ(r.result.outcomes[static_cast<int>(SubmitOutcome::kFaultUnbound)], 1) << name;
+    EXPECT_EQ(r.result.outcomes[static_cast<int>(SubmitOutcome::kOk)], 2) << name;
+    EXPECT_EQ(search(sc, policy(name), Strategy::kExhaustive, 0, 2).found.violation, -1) << name;
+  }
+}
+
+const char* kCloseOneOfTwoFds = R"(
+[scenario]
+name = "two-fds"
+cpus = 1
+[[task]]
+name = "app"
+start = "initial"
+program = [ { op = "bind", fd = "a" }, { op = "bind", fd = "b", map = false },
+            { op = "close", fd = "a" }, { op = "submit", expect = "ok" },
+            { op = "unmap", fd = "a" }, { op = "submit", expect = "fault_unbound" },
+            { op = "map", fd = "b" }, { op = "submit", expect = "ok" },
+            { op = "close", fd = "b" }, { op = "unmap", fd = "b" } ]
+)";
+
+// The fd and each portal mapping hold the file; its release (drain, then
+// unbind) runs when the last of them goes: after the munmap, not the close.
+TEST(ModelMachine, AFilesPortalKeepsItsBindingAfterTheClose) {
+  hook_log().clear();
+  Recorded r =
+      reference(scenario(kCloseOneOfTwoFds), test_policy<LoggingMmLifetime>("logging-mm-lifetime"));
+  EXPECT_EQ(r.result.violation_kind, -1);
+  EXPECT_EQ(r.result.outcomes[static_cast<int>(SubmitOutcome::kOk)], 2);
+  EXPECT_EQ(r.result.outcomes[static_cast<int>(SubmitOutcome::kFaultUnbound)], 1);
+  const int close_a = line_of(r.trace, "app.1 close 'a' (its portal keeps the file open)");
+  const int unmap_a = line_of(r.trace, "app.1 munmap 'a'");
+  const int release = line_of(r.trace, "release: unbind");
+  ASSERT_GE(close_a, 0);
+  EXPECT_GT(release, unmap_a);
+  EXPECT_GT(unmap_a, close_a);
+  // 'a' was not the last bind of the mm ('b' was open); 'b' was.
+  ASSERT_GE(hook_log().size(), 2u);
+  EXPECT_EQ(hook_log()[0], "unbind");
+  EXPECT_EQ(hook_log()[1], "unbind(last)");
+}
+
+const char* kExecWithACloexecFd = R"(
+[scenario]
+name = "cloexec"
+cpus = 1
+[[task]]
+name = "app"
+start = "initial"
+program = [ { op = "bind", fd = "own", cloexec = true }, { op = "bind", fd = "kept" },
+            { op = "submit", expect = "ok" }, { op = "exec" },
+            { op = "map", fd = "own" }, { op = "map", fd = "kept" },
+            { op = "submit", expect = "fault_unbound" }, { op = "compute", ns = 100000 },
+            { op = "unbind", fd = "kept" } ]
+)";
+
+// exec closes the O_CLOEXEC fd (do_close_on_exec(), after exec_mmap() took
+// the old mm and its portals down), so that file is released at once; the
+// other stays open, still the old mm's file: it cannot be mapped, and the
+// old mm's binding lives until it is closed.
+TEST(ModelMachine, ExecClosesCloexecFdsAndKeepsTheOthers) {
+  hook_log().clear();
+  Recorded r = reference(scenario(kExecWithACloexecFd),
+                         test_policy<LoggingMmLifetime>("logging-mm-lifetime"));
+  EXPECT_EQ(r.result.violation_kind, -1);
+  const int exec = line_of(r.trace, "app.1 close-on-exec 'own'");
+  const int first_release = line_of(r.trace, "release: unbind mm0");
+  const int ebadf = line_of(r.trace, "app.1 mmap 'own': no such fd (EBADF)");
+  const int eperm = line_of(r.trace, "app.1 mmap 'kept': EPERM (mm0's file)");
+  const int last_release = line_of(r.trace, "release: unbind mm0 (last)");
+  ASSERT_GE(exec, 0);
+  EXPECT_GT(first_release, exec);
+  EXPECT_GT(ebadf, first_release);
+  EXPECT_GT(eperm, ebadf);
+  EXPECT_GT(last_release, eperm);
+  EXPECT_EQ(r.result.outcomes[static_cast<int>(SubmitOutcome::kFaultUnbound)], 1);
+}
+
+const char* kInheritedFdOutlivesTheParentsClose = R"(
+[scenario]
+name = "holder"
+cpus = 2
+[[task]]
+name = "parent"
+start = "initial"
+program = [ { op = "bind", fd = "wq" }, { op = "fork", task = "child" },
+            { op = "unbind", fd = "wq" }, { op = "signal", flag = "closed" },
+            { op = "wait", task = "child" } ]
+[[task]]
+name = "child"
+program = [ { op = "await", flag = "closed" }, { op = "compute", ns = 10000 } ]
+)";
+
+// The child's copy of the fd holds the parent's file: the parent's munmap
+// and close leave it open, and the child's exit_files() runs its release,
+// on the parent's mm.
+TEST(ModelMachine, AnInheritedFdKeepsTheParentsBindingUntilTheChildLetsGo) {
+  Recorded r = reference(scenario(kInheritedFdOutlivesTheParentsClose), policy("resync-ipi"));
+  EXPECT_EQ(r.result.violation_kind, -1);
+  const int unbind = line_of(r.trace, "parent.1 unbind 'wq': munmap+close");
+  const int release = line_of(r.trace, "release: unbind mm0 (last)");
+  ASSERT_GE(unbind, 0);
+  ASSERT_GT(release, unbind);
+  EXPECT_NE(r.trace[release].text.find("child.1 release"), std::string::npos)
+      << r.trace[release].text;
+  EXPECT_GT(release, line_of(r.trace, "child.1 exit_files: closes 1 wq fd(s)"));
+}
+
 const char* kSubmitThenClose = R"(
 [scenario]
 name = "drain"

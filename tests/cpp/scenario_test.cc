@@ -82,6 +82,58 @@ TEST(ScenarioToml, CanonicalWorkloadsRoundTrip) {
   }
 }
 
+constexpr const char* kFileSteps = R"(
+[scenario]
+name = "files"
+
+[[task]]
+name = "main"
+start = "initial"
+program = [
+  { op = "bind", fd = "wq", cloexec = true },
+  { op = "bind", fd = "spare", map = false },
+  { op = "bind" },
+  { op = "fork", task = "child" },
+  { op = "close", fd = "wq" },
+  { op = "unmap", fd = "wq" },
+  { op = "unbind", fd = "spare" },
+  { op = "unbind" },
+]
+
+[[task]]
+name = "child"
+program = [ { op = "map", fd = "wq" } ]
+)";
+
+TEST(ScenarioToml, LoadsFileStepsAndRoundTripsThem) {
+  Scenario sc = load_scenario_text(kFileSteps, "t.toml");
+  const auto& p = sc.tasks[0].program;
+  ASSERT_EQ(p.size(), 8u);
+  EXPECT_EQ(p[0].op, StepOp::kBind);
+  EXPECT_EQ(p[0].fd, "wq");
+  EXPECT_TRUE(p[0].cloexec);
+  EXPECT_TRUE(p[0].map);
+  EXPECT_EQ(p[1].fd, "spare");
+  EXPECT_FALSE(p[1].cloexec);
+  EXPECT_FALSE(p[1].map);
+  // A bare bind means what it always did: unnamed, kept over exec, mapped.
+  EXPECT_EQ(p[2].fd, "");
+  EXPECT_FALSE(p[2].cloexec);
+  EXPECT_TRUE(p[2].map);
+  EXPECT_EQ(p[4].op, StepOp::kClose);
+  EXPECT_EQ(p[5].op, StepOp::kUnmap);
+  EXPECT_EQ(p[6].op, StepOp::kUnbind);
+  EXPECT_EQ(p[6].fd, "spare");
+  EXPECT_EQ(p[7].fd, "");
+  EXPECT_EQ(sc.tasks[1].program[0].op, StepOp::kMap);
+  EXPECT_EQ(sc.tasks[1].program[0].fd, "wq");
+  const std::string text = scenario_to_toml(sc);
+  EXPECT_NE(text.find(R"({ op = "bind", fd = "wq", cloexec = true })"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"({ op = "bind", fd = "spare", map = false })"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"({ op = "bind" },)"), std::string::npos) << text;
+  EXPECT_EQ(scenario_to_toml(load_scenario_text(text, "again.toml")), text);
+}
+
 TEST(ScenarioToml, SyntaxErrorNamesLine) {
   EXPECT_EQ(error_of("[scenario]\nname = \"x\"\ncpus = = 2\n").rfind("t.toml:3: TOML syntax", 0),
             0u);
@@ -137,6 +189,28 @@ INSTANTIATE_TEST_SUITE_P(
                     "[scenario]\nname = \"x\"\ncpus = 0\n[[task]]\nname = \"a\"\n"
                     "start = \"initial\"\nprogram = []\n",
                     "t.toml:1: scenario 'x': cpus must be 1..4096"},
+        BadScenario{"map_without_fd",
+                    "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
+                    "program = [ { op = \"bind\" },\n { op = \"map\" } ]\n",
+                    "t.toml:7: missing key 'fd'"},
+        BadScenario{
+            "close_of_a_name_nothing_opens",
+            "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
+            "program = [ { op = \"bind\", fd = \"wq\" },\n { op = \"close\", fd = \"qw\" } ]\n",
+            "t.toml:7: close of fd 'qw', which no bind opens"},
+        BadScenario{"cloexec_on_map",
+                    "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
+                    "program = [ { op = \"bind\", fd = \"wq\" },\n"
+                    " { op = \"map\", fd = \"wq\", cloexec = true } ]\n",
+                    "t.toml:7: unknown key 'cloexec'"},
+        BadScenario{"cloexec_not_a_bool",
+                    "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
+                    "program = [\n { op = \"bind\", fd = \"wq\", cloexec = 1 } ]\n",
+                    "t.toml:7: 'cloexec' must be a boolean"},
+        BadScenario{"empty_fd_name",
+                    "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
+                    "program = [\n { op = \"bind\", fd = \"\" } ]\n",
+                    "t.toml:7: fd name is empty"},
         BadScenario{"bad_expect",
                     "[scenario]\nname = \"x\"\n[[task]]\nname = \"a\"\nstart = \"initial\"\n"
                     "program = [ { op = \"submit\", expect = \"great\" } ]\n",

@@ -244,7 +244,8 @@ def test_checkpatch_strict_is_clean():
 
 SUITE_WORKLOADS = ["clone-bind-exit", "thread-pool[binder=stays]", "thread-pool[binder=unbinds]",
                    "thread-pool[binder=exits]", "long-lived-binders", "scenarios/exec-rebind.toml",
-                   "scenarios/stale-holder.toml", "scenarios/fork-child.toml"]
+                   "scenarios/stale-holder.toml", "scenarios/fork-child.toml",
+                   "scenarios/inherited-fd.toml"]
 
 
 def suite_records(run, suite="kmod"):
@@ -305,7 +306,8 @@ def test_kmod_backend_records_carry_the_modules_counters(guest, policy, workload
 
 
 @pytest.mark.parametrize("policy", kg.REAL_POLICIES)
-@pytest.mark.parametrize("scenario", ["exec-rebind", "stale-holder", "fork-child"])
+@pytest.mark.parametrize("scenario", ["exec-rebind", "stale-holder", "fork-child",
+                                      "inherited-fd"])
 def test_scenario_files_in_the_guest_give_the_models_outcomes(guest, policy, scenario):
     """The kinds of outcome the module shows for a scenario file must be
     kinds the model shows for it (exec is a real execve of pasidbench)."""

@@ -20,6 +20,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <span>
+#include <sstream>
 
 #include "platform/file_io.h"
 #include "platform/process.h"
@@ -379,7 +380,61 @@ void exec_task(Task& task) {
   throw std::runtime_error("exec " + image + ": " + std::strerror(e));
 }
 
+// ---- file steps (map, unmap, close, named bind/unbind) ---------------------
+
+bool is_file_step(const Step& s) {
+  switch (s.op) {
+    case StepOp::kMap:
+    case StepOp::kUnmap:
+    case StepOp::kClose:
+      return true;
+    case StepOp::kBind:
+    case StepOp::kUnbind:
+      return !s.fd.empty() || s.cloexec || !s.map;
+    default:
+      return false;
+  }
+}
+
+bool uses_file_steps(const std::vector<Step>& steps) {
+  for (const auto& s : steps)
+    if (is_file_step(s) || uses_file_steps(s.body)) return true;
+  return false;
+}
+
+void run_file_step(Task& task, const Step& step) {
+  TaskDevice& dev = *interp.device;
+  int64_t ns = 0;
+  switch (step.op) {
+    case StepOp::kBind: {
+      std::string err = dev.open_file(task.uid, {step.fd, step.cloexec, step.map}, &ns);
+      if (!err.empty()) {
+        fail_run("bind by task '" + task.tmpl->name + "': " + err);
+        throw TaskAbort{};
+      }
+      push_sample(interp.shared->bind_ns, interp.shared->n_bind, static_cast<double>(ns));
+      break;
+    }
+    case StepOp::kUnbind:
+      dev.unbind_file(step.fd, &ns);
+      push_sample(interp.shared->unbind_ns, interp.shared->n_unbind, static_cast<double>(ns));
+      break;
+    case StepOp::kMap:
+      (void)dev.map_file(step.fd);  // refused (EPERM, EBADF) is an outcome, as in the model
+      break;
+    case StepOp::kUnmap:
+      dev.unmap_file(step.fd);
+      break;
+    case StepOp::kClose:
+      dev.close_file(step.fd);
+      break;
+    default:
+      throw std::logic_error("not a file step");
+  }
+}
+
 void run_step(Task& task, const Step& step) {
+  if (is_file_step(step)) return run_file_step(task, step);
   switch (step.op) {
     case StepOp::kBind: {
       int64_t ns = 0;
@@ -440,6 +495,10 @@ void run_step(Task& task, const Step& step) {
         run_steps(task, step.body);
       }
       break;
+    case StepOp::kMap:
+    case StepOp::kUnmap:
+    case StepOp::kClose:
+      break;  // run_file_step
   }
 }
 
@@ -618,18 +677,65 @@ std::string WorkQueueDevice::describe() const {
          (last_path_.empty() ? "" : ", submissions via " + last_path_);
 }
 
+// ---- file steps: what a device without them says ---------------------------
+
+std::string TaskDevice::open_file(int, const FileOpen&, int64_t*) {
+  return describe() + " has no file steps";
+}
+std::string TaskDevice::map_file(const std::string&) {
+  throw std::logic_error(describe() + " has no file steps");
+}
+void TaskDevice::unmap_file(const std::string&) {
+  throw std::logic_error(describe() + " has no file steps");
+}
+void TaskDevice::close_file(const std::string&) {
+  throw std::logic_error(describe() + " has no file steps");
+}
+void TaskDevice::unbind_file(const std::string&, int64_t*) {
+  throw std::logic_error(describe() + " has no file steps");
+}
+
+std::string fd_name_token(const std::string& name) {
+  if (name.empty()) return "-";
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : name) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::string fd_name_from_token(const std::string& token) {
+  if (token == "-") return {};
+  if (token.size() % 2) throw std::runtime_error("bad fd name token '" + token + "'");
+  std::string out;
+  for (size_t i = 0; i < token.size(); i += 2)
+    out += static_cast<char>(std::stoi(token.substr(i, 2), nullptr, 16));
+  return out;
+}
+
 // ---- LoopbackDevice ----------------------------------------------------------
 
-std::string LoopbackDevice::bind(int, int64_t* ns) {
-  std::lock_guard<std::mutex> lock(*mu_);
-  files_mapped_.push_back(true);
-  *ns = 0;
-  return {};
+int LoopbackDevice::newest_fd(const std::string& name, bool any_name) const {
+  for (int i = static_cast<int>(files_.size()) - 1; i >= 0; --i)
+    if (files_[i].fd_open && (any_name || files_[i].name == name)) return i;
+  return -1;
 }
+
+void LoopbackDevice::unbind_at(int i) {
+  if (i < 0) return;  // nothing open: a no-op, as in the model
+  File& f = files_[i];
+  f.fd_open = false;
+  if (f.own_mm) f.maps = 0;
+  if (f.maps == 0) files_.erase(files_.begin() + i);
+}
+
+std::string LoopbackDevice::bind(int task, int64_t* ns) { return open_file(task, {}, ns); }
 
 void LoopbackDevice::unbind(int, int64_t* ns) {
   std::lock_guard<std::mutex> lock(*mu_);
-  if (!files_mapped_.empty()) files_mapped_.pop_back();
+  unbind_at(newest_fd({}, true));
   *ns = 0;
 }
 
@@ -637,23 +743,77 @@ std::string LoopbackDevice::submit(int, int64_t* latency_ns, int* retries) {
   std::lock_guard<std::mutex> lock(*mu_);
   *latency_ns = 0;
   *retries = 0;
-  return std::find(files_mapped_.begin(), files_mapped_.end(), true) != files_mapped_.end()
-             ? "ok"
-             : "no_portal";
+  for (const File& f : files_)
+    if (f.maps > 0) return "ok";
+  return "no_portal";
 }
 
 void LoopbackDevice::after_fork() {
   (void)mu_.release();
   mu_ = std::make_unique<std::mutex>();
-  // The files are inherited; the portal mappings are not (VM_DONTCOPY).
-  files_mapped_.assign(files_mapped_.size(), false);
+  // The fds are inherited; the portal mappings are not (VM_DONTCOPY), and
+  // the files belong to the parent's mm.
+  std::erase_if(files_, [](const File& f) { return !f.fd_open; });
+  for (File& f : files_) {
+    f.maps = 0;
+    f.own_mm = false;
+  }
 }
 
-std::string LoopbackDevice::state_for_exec() { return std::to_string(files_mapped_.size()); }
+std::string LoopbackDevice::open_file(int, const FileOpen& how, int64_t* ns) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  files_.push_back({how.name, true, how.cloexec, how.map ? 1 : 0, true});
+  *ns = 0;
+  return {};
+}
+
+std::string LoopbackDevice::map_file(const std::string& name) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  int i = newest_fd(name, false);
+  if (i < 0) return "EBADF";
+  if (!files_[i].own_mm) return "EPERM";
+  ++files_[i].maps;
+  return {};
+}
+
+void LoopbackDevice::unmap_file(const std::string& name) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  for (int i = static_cast<int>(files_.size()) - 1; i >= 0; --i) {
+    File& f = files_[i];
+    if (f.name != name || f.maps == 0) continue;
+    if (--f.maps == 0 && !f.fd_open) files_.erase(files_.begin() + i);
+    return;
+  }
+}
+
+void LoopbackDevice::close_file(const std::string& name) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  int i = newest_fd(name, false);
+  if (i < 0) return;
+  files_[i].fd_open = false;
+  if (files_[i].maps == 0) files_.erase(files_.begin() + i);
+}
+
+void LoopbackDevice::unbind_file(const std::string& name, int64_t* ns) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  unbind_at(newest_fd(name, name.empty()));
+  *ns = 0;
+}
+
+// The fds exec keeps: not the O_CLOEXEC ones, none of the mappings.
+std::string LoopbackDevice::state_for_exec() {
+  std::string out;
+  for (const File& f : files_)
+    if (f.fd_open && !f.cloexec) out += fd_name_token(f.name) + " ";
+  return out;
+}
 
 std::unique_ptr<TaskDevice> LoopbackDevice::from_exec_state(const std::string& state) {
   auto dev = std::make_unique<LoopbackDevice>();
-  dev->files_mapped_.assign(std::stoul(state), false);  // the old mm took the portals along
+  std::istringstream in(state);
+  // The old mm took the portals along; the files stay the old mm's.
+  for (std::string token; in >> token;)
+    dev->files_.push_back({fd_name_from_token(token), true, false, 0, false});
   return dev;
 }
 
@@ -737,6 +897,10 @@ namespace {
 // ---- the run -----------------------------------------------------------------
 
 std::string host_cannot_run(const Scenario& scenario, const TaskDevice& device) {
+  for (const auto& t : scenario.tasks)
+    if (uses_file_steps(t.program) && !device.has_file_steps())
+      return "scenario uses steps on named files (task '" + t.name + "'), which " +
+             device.describe() + " does not run";
   for (const auto& t : scenario.tasks)
     if (uses_exec(t.program) && device.exec_kind().empty())
       return "scenario uses exec (task '" + t.name + "'), which " + device.describe() +

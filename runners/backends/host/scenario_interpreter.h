@@ -58,7 +58,31 @@ class TaskDevice {
   // exec keeps (their portal mappings go with the old mm). "" cannot exec.
   virtual std::string exec_kind() const { return {}; }
   virtual std::string state_for_exec() { return {}; }
+
+  // Steps on named files (docs/scenario-format.md: map, unmap, close, and
+  // bind/unbind with fd, cloexec or map = false). A device without them
+  // cannot run a scenario that uses them (host_cannot_run). A name names
+  // the newest file of that name the process holds. As in the model, a step
+  // on a name the process does not hold does nothing.
+  virtual bool has_file_steps() const { return false; }
+  struct FileOpen {
+    std::string name;  // "" unnamed
+    bool cloexec = false;
+    bool map = true;
+  };
+  virtual std::string open_file(int task, const FileOpen& how, int64_t* ns);
+  // "" mapped, else why nothing was mapped ("EBADF": no such fd; "EPERM":
+  // another mm's file, refused as idxd_cdev_mmap() does since 8dfa57aabff6).
+  // Other failures throw.
+  virtual std::string map_file(const std::string& name);
+  virtual void unmap_file(const std::string& name);
+  virtual void close_file(const std::string& name);
+  virtual void unbind_file(const std::string& name, int64_t* ns);
 };
+
+// Names of files in a device's exec state: one token each, "-" for "".
+std::string fd_name_token(const std::string& name);
+std::string fd_name_from_token(const std::string& token);
 
 // Rebuilds a device of one kind in a program image that exec started.
 using ExecDeviceFactory = std::function<std::unique_ptr<TaskDevice>(const std::string& state)>;
@@ -72,10 +96,11 @@ inline constexpr const char* kExecContinueCommand = "__exec-continue";
 void set_exec_image(const std::string& path);
 [[noreturn]] void continue_scenario_after_exec(const char* fd_text);
 
-// Bindings as the model keeps them: per process, a stack of open files each
-// with or without a portal in this mm; a submission is ok while any portal
-// is mapped, else no_portal. Touches no device: for tests of the
-// interpreter's processes, threads, latches and exec.
+// Bindings as the model keeps them: per process, a stack of open files,
+// each with its fd (or closed) and its portal mappings in this mm; a
+// submission is ok while any portal is mapped, else no_portal. Touches no
+// device: for tests of the interpreter's processes, threads, latches, exec
+// and file steps.
 class LoopbackDevice : public TaskDevice {
  public:
   std::string bind(int task, int64_t* ns) override;
@@ -87,9 +112,27 @@ class LoopbackDevice : public TaskDevice {
   std::string state_for_exec() override;
   static std::unique_ptr<TaskDevice> from_exec_state(const std::string& state);
 
+  bool has_file_steps() const override { return true; }
+  std::string open_file(int task, const FileOpen& how, int64_t* ns) override;
+  std::string map_file(const std::string& name) override;
+  void unmap_file(const std::string& name) override;
+  void close_file(const std::string& name) override;
+  void unbind_file(const std::string& name, int64_t* ns) override;
+
  private:
+  struct File {
+    std::string name;
+    bool fd_open = true;
+    bool cloexec = false;
+    int maps = 0;
+    bool own_mm = true;  // opened by this mm: only then may it be mapped
+  };
+  // The newest file named `name` with an open fd (any, for ""), or -1.
+  int newest_fd(const std::string& name, bool any_name) const;
+  void unbind_at(int index);
+
   std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
-  std::vector<bool> files_mapped_;
+  std::vector<File> files_;  // oldest first
 };
 
 // The real device: a shared DSA work queue.

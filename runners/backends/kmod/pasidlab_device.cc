@@ -43,8 +43,8 @@ PasidlabDevice::PasidlabDevice(int max_retries, std::chrono::milliseconds timeou
 
 PasidlabDevice::~PasidlabDevice() {
   for (File& f : files_) {
-    if (f.portal) ::munmap(f.portal, 4096);
-    ::close(f.fd);
+    for (void* p : f.portals) ::munmap(p, 4096);
+    if (f.fd >= 0) ::close(f.fd);
   }
   if (ctl_ >= 0) ::close(ctl_);
 }
@@ -54,39 +54,91 @@ int PasidlabDevice::ctl_fd() {
   return ctl_;
 }
 
-std::string PasidlabDevice::bind(int, int64_t* ns) {
+std::string PasidlabDevice::bind(int task, int64_t* ns) { return open_file(task, {}, ns); }
+
+void PasidlabDevice::unbind(int, int64_t* ns) { unbind_file({}, ns); }
+
+std::string PasidlabDevice::open_file(int, const FileOpen& how, int64_t* ns) {
   auto t0 = Clock::now();
-  // Not O_CLOEXEC: exec keeps the file, as the model's exec does.
-  int fd = ::open(PASIDLAB_WQ_PATH, O_RDWR);
+  // O_CLOEXEC only when the step asks: by default exec keeps the file, as
+  // the model's exec does.
+  int fd = ::open(PASIDLAB_WQ_PATH, O_RDWR | (how.cloexec ? O_CLOEXEC : 0));
   if (fd < 0) return std::string("open ") + PASIDLAB_WQ_PATH + ": " + std::strerror(errno);
-  void* portal = ::mmap(nullptr, 4096, PROT_WRITE, MAP_SHARED, fd, 0);
-  if (portal == MAP_FAILED) {
-    int e = errno;
-    ::close(fd);
-    return std::string("mmap the portal of ") + PASIDLAB_WQ_PATH + ": " + std::strerror(e);
+  File f{how.name, fd, how.cloexec, {}};
+  if (how.map) {
+    void* portal = ::mmap(nullptr, 4096, PROT_WRITE, MAP_SHARED, fd, 0);
+    if (portal == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      return std::string("mmap the portal of ") + PASIDLAB_WQ_PATH + ": " + std::strerror(e);
+    }
+    f.portals.push_back(portal);
   }
   *ns = ns_since(t0);
   std::lock_guard<std::mutex> lock(*mu_);
-  files_.push_back({fd, portal});
+  files_.push_back(std::move(f));
   return {};
 }
 
-void PasidlabDevice::unbind(int, int64_t* ns) {
+int PasidlabDevice::newest_fd(const std::string& name, bool any_name) const {
+  for (int i = static_cast<int>(files_.size()) - 1; i >= 0; --i)
+    if (files_[i].fd >= 0 && (any_name || files_[i].name == name)) return i;
+  return -1;
+}
+
+void PasidlabDevice::unbind_file(const std::string& name, int64_t* ns) {
   File f;
   {
     std::lock_guard<std::mutex> lock(*mu_);
-    if (files_.empty()) {
+    int i = newest_fd(name, name.empty());
+    if (i < 0) {
       *ns = 0;
       return;  // nothing open: a no-op, as in the model
     }
-    f = files_.back();
-    files_.pop_back();
+    f = std::move(files_[i]);
+    files_.erase(files_.begin() + i);
   }
   // munmap + close: the release (drain, unbind) runs in the last of them.
   auto t0 = Clock::now();
-  if (f.portal) ::munmap(f.portal, 4096);
+  for (void* p : f.portals) ::munmap(p, 4096);
   ::close(f.fd);
   *ns = ns_since(t0);
+}
+
+std::string PasidlabDevice::map_file(const std::string& name) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  int i = newest_fd(name, false);
+  if (i < 0) return "EBADF";
+  void* portal = ::mmap(nullptr, 4096, PROT_WRITE, MAP_SHARED, files_[i].fd, 0);
+  if (portal == MAP_FAILED) {
+    // The module refuses another mm's file (inherited over fork, kept over
+    // exec), as idxd does since 8dfa57aabff6.
+    if (errno == EPERM) return "EPERM";
+    throw std::runtime_error("mmap the portal of '" + name + "': " + std::strerror(errno));
+  }
+  files_[i].portals.push_back(portal);
+  return {};
+}
+
+void PasidlabDevice::unmap_file(const std::string& name) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  for (int i = static_cast<int>(files_.size()) - 1; i >= 0; --i) {
+    File& f = files_[i];
+    if (f.name != name || f.portals.empty()) continue;
+    ::munmap(f.portals.back(), 4096);  // the last reference: the release runs here
+    f.portals.pop_back();
+    if (f.portals.empty() && f.fd < 0) files_.erase(files_.begin() + i);
+    return;
+  }
+}
+
+void PasidlabDevice::close_file(const std::string& name) {
+  std::lock_guard<std::mutex> lock(*mu_);
+  int i = newest_fd(name, false);
+  if (i < 0) return;
+  ::close(files_[i].fd);  // a portal left keeps the file, and its binding, open
+  files_[i].fd = -1;
+  if (files_[i].portals.empty()) files_.erase(files_.begin() + i);
 }
 
 std::string PasidlabDevice::submit(int, int64_t* latency_ns, int* retries) {
@@ -157,14 +209,18 @@ std::string PasidlabDevice::submit(int, int64_t* latency_ns, int* retries) {
 void PasidlabDevice::after_fork() {
   (void)mu_.release();  // possibly held by a thread that is not in this process
   mu_ = std::make_unique<std::mutex>();
-  // The child holds the files; the portals are VM_DONTCOPY.
-  for (File& f : files_) f.portal = nullptr;
+  // The child holds the fds; the portals are VM_DONTCOPY, and a file held
+  // only by a portal is not the child's at all.
+  std::erase_if(files_, [](const File& f) { return f.fd < 0; });
+  for (File& f : files_) f.portals.clear();
 }
 
+// The fds exec keeps: the kernel closes the O_CLOEXEC ones.
 std::string PasidlabDevice::state_for_exec() {
   std::ostringstream out;
   out << max_retries_ << " " << timeout_.count();
-  for (const File& f : files_) out << " " << f.fd;
+  for (const File& f : files_)
+    if (f.fd >= 0 && !f.cloexec) out << " " << f.fd << " " << fd_name_token(f.name);
   return out.str();
 }
 
@@ -174,7 +230,10 @@ std::unique_ptr<TaskDevice> PasidlabDevice::from_exec_state(const std::string& s
   int64_t timeout_ms = 0;
   if (!(in >> max_retries >> timeout_ms)) throw std::runtime_error("bad pasidlab exec state");
   auto dev = std::make_unique<PasidlabDevice>(max_retries, std::chrono::milliseconds(timeout_ms));
-  for (int fd; in >> fd;) dev->files_.push_back({fd, nullptr});  // the portals went with the old mm
+  // The portals went with the old mm.
+  std::string token;
+  for (int fd; in >> fd >> token;)
+    dev->files_.push_back({fd_name_from_token(token), fd, false, {}});
   return dev;
 }
 

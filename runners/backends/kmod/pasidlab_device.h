@@ -38,17 +38,27 @@ class PasidlabDevice : public TaskDevice {
   std::string state_for_exec() override;
   static std::unique_ptr<TaskDevice> from_exec_state(const std::string& state);
 
+  bool has_file_steps() const override { return true; }
+  std::string open_file(int task, const FileOpen& how, int64_t* ns) override;
+  std::string map_file(const std::string& name) override;
+  void unmap_file(const std::string& name) override;
+  void close_file(const std::string& name) override;
+  void unbind_file(const std::string& name, int64_t* ns) override;
+
  private:
   struct File {
-    int fd = -1;
-    void* portal = nullptr;  // nullptr: not mapped in this mm
+    std::string name;
+    int fd = -1;  // -1: closed, a portal keeps the file open
+    bool cloexec = false;
+    std::vector<void*> portals;  // mapped in this mm
   };
   int ctl_fd();
+  int newest_fd(const std::string& name, bool any_name) const;  // index into files_, -1
 
   int max_retries_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
-  std::vector<File> files_;  // oldest first; unbind closes the newest, as the model does
+  std::vector<File> files_;  // oldest first; unbind closes the newest fd, as the model does
   int ctl_ = -1;
 };
 

@@ -27,6 +27,9 @@ enum class Op : uint8_t {
   kAwait,
   kLoop,
   kLoopEnd,
+  kMap,
+  kUnmap,
+  kClose,
 };
 
 enum TaskState : uint8_t { kRunnable, kRunning, kBlocked, kSpinning, kDead };
@@ -56,11 +59,13 @@ std::string us(int64_t ns) {
 struct Machine::Insn {
   Op op = Op::kCompute;
   SubmitExpect expect = SubmitExpect::kAny;
-  int32_t arg = 0;    // template or latch index
-  int32_t jump = 0;   // kLoop: past the body; kLoopEnd: the body's start
-  int64_t n = 0;      // count or nanoseconds
-  uint32_t step = 0;  // Step::id of the scenario step
-  int32_t slot = -1;  // kSubmit: index into submit_steps()
+  int32_t arg = 0;       // template or latch index; kBind, kUnbind, kMap, kUnmap, kClose: file name
+  int32_t jump = 0;      // kLoop: past the body; kLoopEnd: the body's start
+  int64_t n = 0;         // count or nanoseconds
+  uint32_t step = 0;     // Step::id of the scenario step
+  bool cloexec = false;  // kBind
+  bool map = true;       // kBind
+  int32_t slot = -1;     // kSubmit: index into submit_steps()
 };
 
 struct Machine::Program {
@@ -73,7 +78,7 @@ struct Machine::Program {
 struct Machine::KOp {
   KOpKind kind = kRelease;
   int arg = 0;  // binding (kRelease), mm (kAckWait)
-  // kRelease: progress; kAckWait: 1 + the binding to map afterwards, 0: none.
+  // kRelease: progress; kAckWait: 1 + the binding whose open waits, 0: none.
   int phase = 0;
   int cookie = 0;
 };
@@ -114,16 +119,31 @@ struct Machine::SimMm {
   int creator = kNone;
 };
 
-struct Machine::Group {
-  int members = 0;
-  std::vector<int> fds;  // open work-queue files, oldest first
+// One entry of an fd table: fork copies it with its flag, exec closes it
+// when the flag is set (do_close_on_exec()).
+struct Machine::Fd {
+  int binding = kNone;
+  bool cloexec = false;
 };
 
+struct Machine::Group {
+  int members = 0;
+  std::vector<Fd> fds;  // open work-queue files, oldest first
+};
+
+// One open work-queue file: the SVA bind of `mm` (idxd's ctx->mm) from open
+// to release. Its fds and its portal mappings each hold the file; the
+// release runs when the last of them goes. A portal can only be mapped in
+// `mm` (idxd_cdev_mmap() refuses another mm, 8dfa57aabff6), so every
+// mapping is in `mm`.
 struct Machine::Binding {
   int mm = kNone;
   int pasid = kInvalidPasid;
-  int file_refs = 0;    // fd table references
-  bool mapped = false;  // the portal mapping in `mm`
+  int name = kNone;      // scenario fd name (index), kNone unnamed
+  int file_refs = 0;     // fd table references
+  int maps = 0;          // portal mappings in `mm`
+  bool opening = false;  // open() not returned yet (acks): no fd installed to name
+  bool map_on_open = true;
 };
 
 struct Machine::Cpu {
@@ -234,6 +254,12 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
     auto [it, inserted] = flag_index.emplace(f, static_cast<int>(flag_index.size()));
     return it->second;
   };
+  std::map<std::string, int> fd_index;
+  auto fd_name = [&](const std::string& f) {
+    if (f.empty()) return static_cast<int>(kNone);
+    auto [it, inserted] = fd_index.emplace(f, static_cast<int>(fd_index.size()));
+    return it->second;
+  };
 
   // Per template: steps executed per run (with repeat multipliers) of the
   // kinds that create tasks, mms and bindings.
@@ -255,10 +281,22 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
           switch (s.op) {
             case StepOp::kBind:
               in.op = Op::kBind;
+              in.arg = fd_name(s.fd);
+              in.cloexec = s.cloexec;
+              in.map = s.map;
               binds[tmpl] += times;
               break;
             case StepOp::kUnbind:
               in.op = Op::kUnbind;
+              in.arg = fd_name(s.fd);
+              break;
+            case StepOp::kMap:
+            case StepOp::kUnmap:
+            case StepOp::kClose:
+              in.op = s.op == StepOp::kMap     ? Op::kMap
+                      : s.op == StepOp::kUnmap ? Op::kUnmap
+                                               : Op::kClose;
+              in.arg = fd_name(s.fd);
               break;
             case StepOp::kSubmit:
               in.op = Op::kSubmit;
@@ -333,6 +371,8 @@ Machine::Machine(const Scenario& sc, const PolicyInfo& policy, const MachineConf
   flags_ = static_cast<int>(flag_index.size());
   flag_names_.resize(flag_index.size());
   for (const auto& [f, i] : flag_index) flag_names_[i] = f;
+  fd_names_.resize(fd_index.size());
+  for (const auto& [f, i] : fd_index) fd_names_[i] = f;
 
   // How many tasks, mms and bindings a run can create at most (validation
   // already rejected templates that start themselves).
@@ -769,10 +809,19 @@ void Machine::run_program(SimTask& t) {
     ++t.pc;
     switch (in.op) {
       case Op::kBind:
-        do_bind(t);
+        do_bind(t, in.arg, in.cloexec, in.map);
         return;
       case Op::kUnbind:
-        do_unbind(t);
+        do_unbind(t, in.arg);
+        return;
+      case Op::kMap:
+        do_map(t, in.arg);
+        return;
+      case Op::kUnmap:
+        do_unmap(t, in.arg);
+        return;
+      case Op::kClose:
+        do_close(t, in.arg);
         return;
       case Op::kSubmit:
         t.submits_left = in.n;
@@ -801,7 +850,7 @@ void Machine::run_program(SimTask& t) {
             // The child's fd table is a copy; the portal mappings are
             // VM_DONTCOPY (idxd_cdev_mmap), so the child has none.
             groups_[group].fds = groups_[t.group].fds;
-            for (int b : groups_[group].fds) ++bindings_[b].file_refs;
+            for (const Fd& fd : groups_[group].fds) ++bindings_[fd.binding].file_refs;
           } else {
             ++mms_[mm].k.users;
           }
@@ -834,6 +883,7 @@ void Machine::run_program(SimTask& t) {
         set_msr(t, kInvalidPasid, 0);  // fpu_flush_thread(); pasid_activated stays
         if (record_) note(name(t.k.id) + " exec: " + mm_name(old) + " -> " + mm_name(fresh) + ";");
         mmput(t, old);
+        close_on_exec(t);
         t.ready_at = now_ + costs.syscall_ns;
         return;
       }
@@ -1020,7 +1070,11 @@ void Machine::after_acks(SimTask& t) {
   t.state = kRunning;
   if (record_) note(name(t.k.id) + " IPIs acknowledged:");
   policy_->acks_done(*this, t.k, mms_[op.arg].k, op.cookie);
-  if (op.phase > 0) map_portal(op.phase - 1);  // a bind that waited for its acks
+  if (op.phase > 0) {  // a bind that waited for its acks: open() returns now
+    Binding& bd = bindings_[op.phase - 1];
+    bd.opening = false;
+    if (bd.map_on_open) map_portal(op.phase - 1);
+  }
   t.ready_at = now_ + config_.costs.syscall_ns;
 }
 
@@ -1091,8 +1145,9 @@ void Machine::run_kop(SimTask& t) {
       if (--g.members == 0) {
         if (record_)
           note(name(t.k.id) + " exit_files: closes " + std::to_string(g.fds.size()) + " wq fd(s);");
-        for (int b : g.fds)
-          if (--bindings_[b].file_refs == 0 && !bindings_[b].mapped) defer_release(t, b);
+        for (const Fd& fd : g.fds)
+          if (--bindings_[fd.binding].file_refs == 0 && bindings_[fd.binding].maps == 0)
+            defer_release(t, fd.binding);
         g.fds.clear();
       }
       if (t.kops.front().kind != kExitNotify) {
@@ -1162,9 +1217,9 @@ void Machine::mmput(SimTask& t, int mm) {
   // is closed too is released (its final fput runs as task_work).
   for (int b = 0; b < static_cast<int>(bindings_.size()); ++b) {
     Binding& bd = bindings_[b];
-    if (bd.mm != mm || !bd.mapped) continue;
-    bd.mapped = false;
-    --m.portals;
+    if (bd.mm != mm || bd.maps == 0) continue;
+    m.portals -= bd.maps;
+    bd.maps = 0;
     if (bd.file_refs == 0) defer_release(t, b);
   }
   m.exited = true;
@@ -1183,17 +1238,17 @@ void Machine::defer_release(SimTask& t, int binding) {
     t.kops.push_back(op);
 }
 
-void Machine::do_bind(SimTask& t) {
+void Machine::do_bind(SimTask& t, int name, bool cloexec, bool map) {
   const int mm = t.k.mm;
   int b = static_cast<int>(bindings_.size());
   if (bindings_.size() == bindings_.capacity()) throw std::logic_error("binding bound exceeded");
-  bindings_.push_back({mm, kInvalidPasid, 1, false});
-  groups_[t.group].fds.push_back(b);
+  bindings_.push_back({mm, kInvalidPasid, name, 1, 0, false, map});
+  groups_[t.group].fds.push_back({b, cloexec});
   Mm& m = mms_[mm].k;
   ++m.device_binds;
   table_changed_ = true;
   mmgrab(mm);  // the driver holds the mm until release
-  if (record_) note(name(t.k.id) + " bind:");
+  if (record_) note(file_step_text(t.k.id, "bind", name) + ":");
   HookResult r = policy_->bind(*this, t.k, m);
   if (m.pasid == kInvalidPasid)
     throw std::logic_error("policy " + policy_info_.name + " left " + mm_name(mm) +
@@ -1204,6 +1259,7 @@ void Machine::do_bind(SimTask& t) {
   // The portal is mapped (mmap after open returns) once the bind is done.
   if (r.wait_for_acks) {
     if (t.acks_pending > 0) {
+      bindings_[b].opening = true;
       t.kops.insert(t.kops.begin(), {kAckWait, mm, b + 1, r.cookie});
       t.state = kSpinning;
       if (record_) note("; waits for IPI acks");
@@ -1211,31 +1267,116 @@ void Machine::do_bind(SimTask& t) {
     }
     policy_->acks_done(*this, t.k, m, r.cookie);
   }
-  map_portal(b);
+  if (map) map_portal(b);
 }
 
 void Machine::map_portal(int binding) {
-  bindings_[binding].mapped = true;
+  ++bindings_[binding].maps;
   ++mms_[bindings_[binding].mm].k.portals;
 }
 
-void Machine::do_unbind(SimTask& t) {
+void Machine::release_if_unused(SimTask& t, int binding) {
+  const Binding& bd = bindings_[binding];
+  if (bd.file_refs == 0 && bd.maps == 0) defer_release(t, binding);
+}
+
+int Machine::find_fd(const Group& g, int name) const {
+  for (int i = static_cast<int>(g.fds.size()) - 1; i >= 0; --i) {
+    const Binding& bd = bindings_[g.fds[i].binding];
+    if (bd.name == name && !bd.opening) return i;
+  }
+  return kNone;
+}
+
+void Machine::do_unbind(SimTask& t, int name) {
   Group& g = groups_[t.group];
   t.ready_at = now_ + config_.costs.syscall_ns;
-  if (g.fds.empty()) {
-    if (record_) note(name(t.k.id) + " unbind: no work-queue fd open");
+  // Unnamed: the newest file, whatever its name (the format before names).
+  int i = name == kNone ? static_cast<int>(g.fds.size()) - 1 : find_fd(g, name);
+  if (i < 0) {
+    if (record_) note(file_step_text(t.k.id, "unbind", name) + ": no work-queue fd open");
     return;
   }
-  int b = g.fds.back();
-  g.fds.pop_back();
+  int b = g.fds[i].binding;
+  g.fds.erase(g.fds.begin() + i);
   Binding& bd = bindings_[b];
   --bd.file_refs;
-  if (bd.mapped && bd.mm == t.k.mm) {
-    bd.mapped = false;
-    --mms_[bd.mm].k.portals;
+  if (bd.maps > 0 && bd.mm == t.k.mm) {
+    mms_[bd.mm].k.portals -= bd.maps;
+    bd.maps = 0;
   }
-  if (record_) note(name(t.k.id) + " unbind: munmap+close");
-  if (bd.file_refs == 0 && !bd.mapped) defer_release(t, b);
+  if (record_) note(file_step_text(t.k.id, "unbind", name) + ": munmap+close");
+  release_if_unused(t, b);
+}
+
+void Machine::do_map(SimTask& t, int name) {
+  t.ready_at = now_ + config_.costs.syscall_ns;
+  int i = find_fd(groups_[t.group], name);
+  if (i < 0) {
+    if (record_) note(file_step_text(t.k.id, "mmap", name) + ": no such fd (EBADF)");
+    return;
+  }
+  int b = groups_[t.group].fds[i].binding;
+  if (bindings_[b].mm != t.k.mm) {
+    // idxd_cdev_mmap() since 8dfa57aabff6 (and pasidlab): the file was
+    // opened by another mm (inherited over fork, or kept over exec).
+    if (record_)
+      note(file_step_text(t.k.id, "mmap", name) + ": EPERM (" + mm_name(bindings_[b].mm) +
+           "'s file)");
+    return;
+  }
+  map_portal(b);
+  if (record_) note(file_step_text(t.k.id, "mmap", name) + ": portal mapped");
+}
+
+void Machine::do_unmap(SimTask& t, int name) {
+  t.ready_at = now_ + config_.costs.syscall_ns;
+  // The newest mapping of that name in this mm, with or without its fd.
+  for (int b = static_cast<int>(bindings_.size()) - 1; b >= 0; --b) {
+    Binding& bd = bindings_[b];
+    if (bd.name != name || bd.mm != t.k.mm || bd.maps == 0) continue;
+    --bd.maps;
+    --mms_[bd.mm].k.portals;
+    if (record_) note(file_step_text(t.k.id, "munmap", name));
+    release_if_unused(t, b);
+    return;
+  }
+  if (record_) note(file_step_text(t.k.id, "munmap", name) + ": no portal mapped");
+}
+
+void Machine::do_close(SimTask& t, int name) {
+  Group& g = groups_[t.group];
+  t.ready_at = now_ + config_.costs.syscall_ns;
+  int i = find_fd(g, name);
+  if (i < 0) {
+    if (record_) note(file_step_text(t.k.id, "close", name) + ": no such fd (EBADF)");
+    return;
+  }
+  int b = g.fds[i].binding;
+  g.fds.erase(g.fds.begin() + i);
+  --bindings_[b].file_refs;
+  if (record_)
+    note(file_step_text(t.k.id, "close", name) +
+         (bindings_[b].maps > 0 ? " (its portal keeps the file open)" : ""));
+  release_if_unused(t, b);
+}
+
+void Machine::close_on_exec(SimTask& t) {
+  Group& g = groups_[t.group];
+  std::vector<int> closed;
+  std::erase_if(g.fds, [&](const Fd& fd) {
+    if (fd.cloexec) closed.push_back(fd.binding);
+    return fd.cloexec;
+  });
+  for (int b : closed) {
+    --bindings_[b].file_refs;
+    if (record_) note(file_step_text(t.k.id, "close-on-exec", bindings_[b].name) + ";");
+    release_if_unused(t, b);
+  }
+}
+
+std::string Machine::file_step_text(int task, const char* what, int name) const {
+  return this->name(task) + " " + what + (name == kNone ? "" : " '" + fd_names_[name] + "'");
 }
 
 // ---------------------------------------------------------------------------

@@ -204,6 +204,7 @@ class Machine final : public KernelOps {
   struct SimTask;
   struct SimMm;
   struct Group;
+  struct Fd;
   struct Binding;
   struct Cpu;
   struct Ipi;
@@ -237,8 +238,15 @@ class Machine final : public KernelOps {
   void mmdrop(int mm);
   void mmput(SimTask& t, int mm);
   void defer_release(SimTask& t, int binding);
-  void do_bind(SimTask& t);
-  void do_unbind(SimTask& t);
+  void release_if_unused(SimTask& t, int binding);
+  // `name`: a scenario fd name's index, kNone for an unnamed step.
+  void do_bind(SimTask& t, int name, bool cloexec, bool map);
+  void do_unbind(SimTask& t, int name);
+  void do_map(SimTask& t, int name);
+  void do_unmap(SimTask& t, int name);
+  void do_close(SimTask& t, int name);
+  void close_on_exec(SimTask& t);
+  int find_fd(const Group& g, int name) const;  // index into g.fds, kNone
   void map_portal(int binding);
 
   // Device and IOMMU.
@@ -263,6 +271,7 @@ class Machine final : public KernelOps {
   // to the line while it runs (only when recording).
   std::string name(int task) const;
   std::string mm_name(int mm) const;
+  std::string file_step_text(int task, const char* what, int name) const;  // "app.1 close 'wq'"
   void note(const std::string& text);
   void finish_line(int column);
 
@@ -274,6 +283,7 @@ class Machine final : public KernelOps {
   int flags_ = 0;
   std::vector<std::string> flag_names_;
   std::vector<std::string> submit_steps_;
+  std::vector<std::string> fd_names_;
 
   // Per-run state (reset() clears it, keeping capacity).
   std::vector<SimTask> tasks_;
