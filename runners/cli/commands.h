@@ -16,5 +16,6 @@ void add_kexec_command(CLI::App& app, int& exit_code);
 void add_history_command(CLI::App& app, int& exit_code);
 void add_export_command(CLI::App& app, int& exit_code);
 void add_lava_command(CLI::App& app, int& exit_code);
+void add_mutate_command(CLI::App& app, int& exit_code);
 
 }  // namespace pasidbench::cli
