@@ -40,6 +40,15 @@ bool is_safety_violation(const std::string& kind) {
   return false;
 }
 
+// The most severe kind among a monitor run's {kind: schedules}.
+std::string most_severe(const json& kinds) {
+  for (int v = 0; v < model::kViolationKinds; ++v) {
+    std::string name = model::to_string(static_cast<model::Violation>(v));
+    if (kinds.contains(name)) return name;
+  }
+  return "";
+}
+
 struct MonitorWorkload {
   std::string workload;
   std::vector<std::pair<std::string, std::string>> params;
@@ -89,11 +98,23 @@ std::vector<MonitorWorkload> monitor_set(const Suite& suite) {
   return out;
 }
 
+std::string label_of(const MonitorWorkload& w) {
+  std::string text = w.workload + "[";
+  for (size_t i = 0; i < w.params.size(); ++i)
+    text += (i ? "," : "") + w.params[i].first + "=" + w.params[i].second;
+  return text + "]";
+}
+
+struct MonitorRun {
+  TestCase test;
+  std::string label;  // the workload and the strategy, for people
+};
+
 // The monitor's searches of one mutant: each workload under random
 // schedules and under PCT of another depth than the suite's, another seed.
-std::vector<TestCase> monitor_plan(const Suite& suite, const std::string& backend,
-                                   const MutateOptions& o) {
-  std::vector<TestCase> plan;
+std::vector<MonitorRun> monitor_plan(const Suite& suite, const std::string& backend,
+                                     const MutateOptions& o) {
+  std::vector<MonitorRun> plan;
   for (const auto& w : monitor_set(suite))
     for (const char* strategy : {"random", "pct"}) {
       RawParams p;
@@ -107,7 +128,8 @@ std::vector<TestCase> monitor_plan(const Suite& suite, const std::string& backen
       TestCase t =
           make_test_case(w.workload, suite.base_dir, where, p, backend, "mutation-monitor");
       t.timeout_s = suite.timeout_s;
-      plan.push_back(std::move(t));
+      std::string how = std::string(strategy) == "pct" ? "pct depth 2" : "random";
+      plan.push_back({std::move(t), label_of(w) + " " + how});
     }
   return plan;
 }
@@ -130,9 +152,9 @@ struct Kill {
 };
 
 struct MutantResult {
-  const model::GeneratedMutant* mutant = nullptr;
-  std::string cls;  // unsafe | not_shown_unsafe | refused
-  json evidence;    // unsafe: the monitor run that showed it; refused: why
+  const model::GeneratedMutant* mutant = nullptr;  // op "seeded" for a seeded mutant
+  std::string cls;                                 // unsafe | not_shown_unsafe | refused
+  json evidence;  // unsafe: the monitor run that showed it; refused: why
   int64_t monitor_schedules = 0;
   int monitor_runs = 0;
   std::vector<std::string> monitor_errors;
@@ -196,12 +218,7 @@ json to_json(const MutantResult& m) {
 std::vector<std::string> monitor_workloads(const std::string& suite_path) {
   Suite suite = load_suite_file(suite_path);
   std::vector<std::string> out;
-  for (const auto& w : monitor_set(suite)) {
-    std::string text = w.workload + "[";
-    for (size_t i = 0; i < w.params.size(); ++i)
-      text += (i ? "," : "") + w.params[i].first + "=" + w.params[i].second;
-    out.push_back(text + "]");
-  }
+  for (const auto& w : monitor_set(suite)) out.push_back(label_of(w));
   return out;
 }
 
@@ -212,8 +229,14 @@ int run_mutation_campaign(const MutateOptions& o) {
   };
   Suite suite = load_suite_file(o.suite_path);
 
+  // The seeded mutants of the catalogue first, so the table covers them too,
+  // then the generated ones.
+  std::vector<model::GeneratedMutant> candidates;
+  for (const auto& p : model::policy_catalog())
+    if (!p.parent.empty()) candidates.push_back({p, "seeded", ""});
+  for (const auto& m : model::generated_mutants()) candidates.push_back(m);
   std::vector<const model::GeneratedMutant*> chosen;
-  for (const auto& m : model::generated_mutants()) {
+  for (const auto& m : candidates) {
     bool wanted = o.mutant_globs.empty();
     for (const auto& g : o.mutant_globs) wanted |= fnmatch(g.c_str(), m.info.name.c_str(), 0) == 0;
     if (wanted) chosen.push_back(&m);
@@ -222,7 +245,8 @@ int run_mutation_campaign(const MutateOptions& o) {
     throw InputError({"--mutants", 0},
                      "no generated mutant matches (`pasidbench mutate --list` names them)");
   // Plan everything first, so bad input exits 2 before anything is written.
-  std::vector<std::vector<TestCase>> monitor_plans, suite_plans;
+  std::vector<std::vector<MonitorRun>> monitor_plans;
+  std::vector<std::vector<TestCase>> suite_plans;
   for (const auto* m : chosen) {
     std::string backend = "model:" + m->info.name;
     monitor_plans.push_back(monitor_plan(suite, backend, o));
@@ -251,7 +275,7 @@ int run_mutation_campaign(const MutateOptions& o) {
       std::cerr << "[" << i + 1 << "/" << chosen.size() << "] " << m.mutant->info.name
                 << ": monitor ... " << std::flush;
     m.cls = "not_shown_unsafe";
-    for (const auto& test : monitor_plans[i]) {
+    for (const auto& [test, label] : monitor_plans[i]) {
       ResultRecord r = run_one(test, monitor_ctx);
       results.append(pasidbench::to_json(r));
       ++m.monitor_runs;
@@ -259,7 +283,7 @@ int run_mutation_campaign(const MutateOptions& o) {
       if (r.outcome == Outcome::kError &&
           r.reason.find(model::kPolicyContractBroken) != std::string::npos) {
         m.cls = "refused";
-        m.evidence = {{"test", test.test_id}, {"reason", r.reason}};
+        m.evidence = {{"monitor", label}, {"test", test.test_id}, {"reason", r.reason}};
         break;
       }
       if (r.outcome != Outcome::kPass && r.outcome != Outcome::kFail)
@@ -271,7 +295,8 @@ int run_mutation_campaign(const MutateOptions& o) {
       if (!unsafe_kinds.empty()) {
         // One monitor run that shows it is the evidence; the rest is not run.
         m.cls = "unsafe";
-        m.evidence = {{"test", test.test_id},
+        m.evidence = {{"monitor", label},
+                      {"test", test.test_id},
                       {"schedules_showing", unsafe_kinds},
                       {"schedules_checked", r.search.value("schedules_checked", 0)},
                       {"replay_file", r.counterexample.is_object()
@@ -283,7 +308,7 @@ int run_mutation_campaign(const MutateOptions& o) {
     if (!o.quiet) {
       if (m.cls == "unsafe")
         std::cerr << "unsafe (" << m.evidence["schedules_showing"].dump() << " on "
-                  << m.evidence["test"].get<std::string>() << ")";
+                  << m.evidence["monitor"].get<std::string>() << ")";
       else if (m.cls == "refused")
         std::cerr << "refused by the machine";
       else
@@ -358,30 +383,35 @@ int run_mutation_campaign(const MutateOptions& o) {
   }
 
   std::ostringstream table;
-  table << "mutation campaign: " << suite.name << " against " << all.size()
-        << " generated mutants (revision " << ctx.provenance.pasidbench_revision << ")\n";
+  int seeded = 0;
+  for (const auto& m : all) seeded += m.mutant->op == "seeded";
+  table << "mutation campaign: " << suite.name << " against " << all.size() << " mutants ("
+        << seeded << " seeded, " << all.size() - seeded << " generated; revision "
+        << ctx.provenance.pasidbench_revision << ")\n";
   table << "monitor: " << monitor_plans.front().size() / 2
         << " workloads beyond the suite's sizes x {random, pct depth 2}, " << o.monitor_schedules
         << " schedules each, seed " << o.monitor_seed << "\n\n";
   size_t width = 44;
   for (const auto& r : rows) width = std::max(width, r.size() + 2);
   char line[512];
-  std::snprintf(line, sizeof line, "%-*s %14s %22s\n", static_cast<int>(width), "conformance test",
+  std::snprintf(line, sizeof line, "%-*s %14s %24s\n", static_cast<int>(width), "conformance test",
                 "killed/unsafe", "killed/not-shown-unsafe");
   table << line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "%-*s %8d/%-5d %14d/%-7d\n", static_cast<int>(width),
+    std::snprintf(line, sizeof line, "%-*s %8d/%-5d %16d/%-7d\n", static_cast<int>(width),
                   r.c_str(), row_kills[r], unsafe, row_other_kills[r], not_shown);
     table << line;
   }
-  std::snprintf(line, sizeof line, "%-*s %8d/%-5d %14d/%-7d\n", static_cast<int>(width),
+  std::snprintf(line, sizeof line, "%-*s %8d/%-5d %16d/%-7d\n", static_cast<int>(width),
                 "any test (the suite)", killed, unsafe, not_shown_killed, not_shown);
   table << line << "\n";
   table << "overall: " << killed << " killed / " << unsafe << " unsafe / " << not_shown
         << " not shown unsafe / " << refused << " refused by the machine (of " << all.size()
         << ")\n";
-  table << "kill traces: " << (max_events > 0 ? "max " + std::to_string(max_events) : "none")
-        << " events (limit " << kMaxKillEvents << "), "
+  table << "kill traces: "
+        << (max_events > 0 ? "the longest has " + std::to_string(max_events) + " events"
+                           : std::string("none"))
+        << " (limit " << kMaxKillEvents << "), "
         << (bad_traces.empty() ? "every replay reproduced"
                                : std::to_string(bad_traces.size()) + " bad")
         << "\n";
@@ -391,9 +421,11 @@ int run_mutation_campaign(const MutateOptions& o) {
   table << "unsafe and not killed: " << (survivors.empty() ? "none" : survivor_text) << "\n\n";
   // Per mutant, so the table can be pasted whole into a note.
   for (const auto& m : all) {
-    std::string how = m.cls == "refused"  ? "refused"
-                      : m.cls == "unsafe" ? "unsafe (" + m.evidence["test"].get<std::string>() + ")"
-                                          : "not shown unsafe";
+    std::string how = m.cls == "refused" ? "refused"
+                      : m.cls == "unsafe"
+                          ? "unsafe: " + most_severe(m.evidence["schedules_showing"]) + " on " +
+                                m.evidence["monitor"].get<std::string>()
+                          : "not shown unsafe";
     std::string kills = m.cls == "refused" ? "-"
                                            : std::to_string(m.kills.size()) + "/" +
                                                  std::to_string(m.suite_tests) + " tests";
