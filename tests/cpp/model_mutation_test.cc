@@ -41,21 +41,32 @@ TEST(Mutation, SkippingResyncIpisContextSwitchIsCaught) {
   EXPECT_EQ(real.found.violation, -1);
 }
 
-// A mutant with state of its own (late keeps the hook call it owes) must
-// start every schedule afresh: the same schedule gives the same digest in a
-// machine that ran others before it and in a new one, as a replay needs.
-TEST(Mutation, LateMutantsReplayInAFreshMachine) {
-  const PolicyInfo* m = find_policy("resync-ipi~late:context_switch");
-  ASSERT_NE(m, nullptr);
-  Scenario sc = canonical(small_sizes()[0]);
-  SearchResult r = search(sc, *m, Strategy::kRandom, 200);
-  ASSERT_GE(r.found.violation, 0);
-  Machine fresh(sc, *m, MachineConfig{});
-  std::string divergence;
-  ScheduleResult again = replay_schedule(fresh, r.found.deviations, true, false, &divergence);
-  EXPECT_EQ(divergence, "");
-  EXPECT_EQ(again.violation_kind, r.found.violation);
-  EXPECT_EQ(again.violation_event, r.found.event);
+// A mutant with state of its own (late owes a hook call at the end of a
+// schedule, wrong-task remembers the tasks it saw) must start every
+// schedule afresh: the second schedule a machine runs is the same as the
+// first one of a new machine, as a replay needs.
+TEST(Mutation, StatefulMutantsStartEveryScheduleAfresh) {
+  for (const char* name :
+       {"resync-ipi~late:context_switch", "resync-ipi~late:return_to_user",
+        "resync-ipi~wrong-task:context_switch", "task-refcount~wrong-task:gp_fault"}) {
+    const PolicyInfo* m = find_policy(name);
+    ASSERT_NE(m, nullptr) << name;
+    for (const auto& size : small_sizes()) {
+      Scenario sc = canonical(size);
+      Machine used(sc, *m, MachineConfig{});
+      for (uint64_t seed = 1; seed <= 40; ++seed) {
+        RandomChooser random;
+        ScheduleResult after_others, alone;
+        random.begin(seed);
+        used.run(random, false, after_others);
+        Machine fresh(sc, *m, MachineConfig{});
+        random.begin(seed);
+        fresh.run(random, false, alone);
+        ASSERT_EQ(after_others.digest, alone.digest)
+            << name << " on " << size.workload << ", seed " << seed;
+      }
+    }
+  }
 }
 
 // free-early on mm_exit is the v5.18-rc1 free in __mmput(): descriptors
