@@ -266,6 +266,31 @@ int run_mutation_campaign(const MutateOptions& o) {
   monitor_ctx.out_dir = (fs::path(out_dir) / "monitor").string();
   suite_ctx.out_dir = (fs::path(out_dir) / "kills").string();
 
+  // The control: the real policies through the same monitor. A monitor
+  // that calls a correct policy unsafe proves nothing about a mutant.
+  std::vector<std::string> control_lines, control_failures;
+  for (const auto& p : model::policy_catalog()) {
+    if (!p.parent.empty()) continue;
+    if (!o.quiet) std::cerr << "control " << p.name << ": monitor ... " << std::flush;
+    int64_t schedules = 0;
+    std::string problem;
+    for (const auto& [test, label] : monitor_plan(suite, "model:" + p.name, o)) {
+      ResultRecord r = run_one(test, monitor_ctx);
+      results.append(pasidbench::to_json(r));
+      if (r.search.is_object()) schedules += r.search.value("schedules_checked", 0);
+      for (const auto& [kind, n] : r.violations)
+        if (is_safety_violation(kind) && problem.empty())
+          problem = kind + " on " + label + " in " + std::to_string(n) + " schedules";
+      if (r.outcome != Outcome::kPass && r.outcome != Outcome::kFail && problem.empty())
+        problem = std::string(to_string(r.outcome)) + " on " + label + " (" + r.reason + ")";
+    }
+    std::string text = p.name + ": " + (problem.empty() ? "clean" : "NOT CLEAN, " + problem) +
+                       " (" + std::to_string(schedules) + " schedules)";
+    if (!problem.empty()) control_failures.push_back(text);
+    control_lines.push_back(text);
+    if (!o.quiet) std::cerr << text.substr(p.name.size() + 2) << "\n";
+  }
+
   std::vector<MutantResult> all;
   for (size_t i = 0; i < chosen.size(); ++i) {
     const auto mutant_start = std::chrono::steady_clock::now();
@@ -418,7 +443,10 @@ int run_mutation_campaign(const MutateOptions& o) {
   for (const auto& b : bad_traces) table << "  bad kill trace: " << b << "\n";
   std::string survivor_text;
   for (const auto& s : survivors) survivor_text += (survivor_text.empty() ? "" : ", ") + s;
-  table << "unsafe and not killed: " << (survivors.empty() ? "none" : survivor_text) << "\n\n";
+  table << "unsafe and not killed: " << (survivors.empty() ? "none" : survivor_text) << "\n";
+  table << "control, the real policies through the monitor:";
+  for (const auto& c : control_lines) table << "\n  " << c;
+  table << "\n\n";
   // Per mutant, so the table can be pasted whole into a note.
   for (const auto& m : all) {
     std::string how = m.cls == "refused" ? "refused"
@@ -440,7 +468,7 @@ int run_mutation_campaign(const MutateOptions& o) {
   std::cout << table.str() << std::flush;
   replace_file((fs::path(out_dir) / "kill-table.txt").string(), table.str());
   if (!o.quiet) std::cerr << "pasidbench: campaign records in " << out_dir << "\n";
-  return survivors.empty() && bad_traces.empty() ? 0 : 1;
+  return survivors.empty() && bad_traces.empty() && control_failures.empty() ? 0 : 1;
 }
 
 }  // namespace pasidbench

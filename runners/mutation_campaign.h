@@ -15,7 +15,7 @@ struct MutateOptions {
   std::string suite_path = "suites/conformance.toml";
   std::string out_dir;                    // empty: out/mutate-<run id>
   std::vector<std::string> mutant_globs;  // fnmatch patterns on mutant names; empty: all
-  int64_t monitor_schedules = 2000;       // per monitor workload and strategy
+  int64_t monitor_schedules = 5000;       // per monitor workload and strategy
   uint64_t monitor_seed = 0x6d6f6e69;     // not the suite's seed (1)
   bool quiet = false;                     // no progress on stderr
 };
@@ -26,7 +26,8 @@ struct MutateOptions {
 std::vector<std::string> monitor_workloads(const std::string& suite_path);
 
 // Returns the exit code: 0 every mutant the monitor showed unsafe was killed
-// with a replayable trace of at most kMaxKillEvents events, 1 otherwise.
+// with a replayable trace of at most kMaxKillEvents events and the monitor
+// found the real policies clean, 1 otherwise.
 // Throws InputError for bad input (no mutant matches, a bad suite) before
 // writing anything.
 int run_mutation_campaign(const MutateOptions& options);

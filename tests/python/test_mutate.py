@@ -32,6 +32,9 @@ def test_campaign_classifies_kills_with_short_replayable_traces(tmp_path):
     assert "overall: 1 killed / 1 unsafe / 1 not shown unsafe / 1 refused by the machine (of 3)" \
         in res.stdout
     assert "unsafe and not killed: none" in res.stdout
+    # The control: the monitor finds nothing in the four real policies.
+    for policy in ("mm-lifetime", "mm-lifetime-lazy-gp", "resync-ipi", "task-refcount"):
+        assert re.search(rf"^  {policy}: clean \(\d+ schedules\)$", res.stdout, re.M), policy
     assert (out / "kill-table.txt").read_text() == res.stdout
 
     mutants = {m["mutant"]: m for m in read_jsonl(out / "mutants.jsonl")}
