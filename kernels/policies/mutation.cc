@@ -1,5 +1,7 @@
 #include "kernels/policies/mutation.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -66,61 +68,92 @@ class MutantPolicy final : public Policy {
   MutantPolicy(std::unique_ptr<Policy> inner, std::string op, std::string hook)
       : inner_(std::move(inner)), op_(std::move(op)), hook_(std::move(hook)) {}
 
+  // The lambdas copy what a late call needs: the Task and Mm references are
+  // the simulator's own objects, alive for the whole schedule.
   HookResult bind(KernelOps& k, Task& t, Mm& mm) override {
-    see(t);
-    return with_ack("bind", k, t, mm, [&](KernelOps& o) { return inner_->bind(o, t, mm); });
+    enter(k, t);
+    return with_ack("bind", k, t, mm,
+                    [this, &t, &mm](KernelOps& o) { return inner_->bind(o, t, mm); });
   }
   HookResult unbind(KernelOps& k, Task& t, Mm& mm, bool last) override {
-    see(t);
+    enter(k, t);
+    free_early("unbind", k, mm);
     return with_ack("unbind", k, t, mm,
-                    [&](KernelOps& o) { return inner_->unbind(o, t, mm, last); });
+                    [this, &t, &mm, last](KernelOps& o) { return inner_->unbind(o, t, mm, last); });
   }
   void acks_done(KernelOps& k, Task& t, Mm& mm, int cookie) override {
-    see(t);
-    apply("acks_done", k, [&](KernelOps& o) { inner_->acks_done(o, t, mm, cookie); });
+    enter(k, t);
+    free_early("acks_done", k, mm);
+    apply("acks_done", k,
+          [this, &t, &mm, cookie](KernelOps& o) { inner_->acks_done(o, t, mm, cookie); });
   }
   void clone_thread(KernelOps& k, Task& parent, Task& child) override {
-    see(parent), see(child);
-    apply("clone_thread", k, [&](KernelOps& o) { inner_->clone_thread(o, parent, child); });
+    enter(k, parent), see(child);
+    apply("clone_thread", k,
+          [this, &parent, &child](KernelOps& o) { inner_->clone_thread(o, parent, child); });
   }
   void fork(KernelOps& k, Task& parent, Task& child) override {
-    see(parent), see(child);
-    apply("fork", k, [&](KernelOps& o) { inner_->fork(o, parent, child); });
+    enter(k, parent), see(child);
+    apply("fork", k, [this, &parent, &child](KernelOps& o) { inner_->fork(o, parent, child); });
   }
   void exec(KernelOps& k, Task& t, Mm& old_mm) override {
-    see(t);
-    apply("exec", k, [&](KernelOps& o) { inner_->exec(o, t, old_mm); });
+    enter(k, t);
+    free_early("exec", k, old_mm);
+    apply("exec", k, [this, &t, &old_mm](KernelOps& o) { inner_->exec(o, t, old_mm); });
   }
   void exit(KernelOps& k, Task& t, Mm& mm) override {
-    see(t);
-    apply("exit", k, [&](KernelOps& o) { inner_->exit(o, t, mm); });
+    enter(k, t);
+    free_early("exit", k, mm);
+    apply("exit", k, [this, &t, &mm](KernelOps& o) { inner_->exit(o, t, mm); });
   }
   void mm_exit(KernelOps& k, Mm& mm) override {
-    apply("mm_exit", k, [&](KernelOps& o) { inner_->mm_exit(o, mm); });
+    run_late(k);
+    free_early("mm_exit", k, mm);
+    apply("mm_exit", k, [this, &mm](KernelOps& o) { inner_->mm_exit(o, mm); });
   }
   void mm_drop(KernelOps& k, Mm& mm) override {
-    apply("mm_drop", k, [&](KernelOps& o) { inner_->mm_drop(o, mm); });
+    run_late(k);
+    free_early("mm_drop", k, mm);
+    apply("mm_drop", k, [this, &mm](KernelOps& o) { inner_->mm_drop(o, mm); });
   }
   bool context_switch(KernelOps& k, int cpu, Task* prev, Task& next) override {
     if (prev) see(*prev);
-    see(next);
-    return apply("context_switch", k,
-                 [&](KernelOps& o) { return inner_->context_switch(o, cpu, prev, next); });
+    enter(k, next);
+    return apply("context_switch", k, [this, cpu, prev, &next](KernelOps& o) {
+      return inner_->context_switch(o, cpu, prev, next);
+    });
   }
   void ipi(KernelOps& k, int cpu, const Mm& mm) override {
-    apply("ipi", k, [&](KernelOps& o) { inner_->ipi(o, cpu, mm); });
+    run_late(k);
+    apply("ipi", k, [this, cpu, &mm](KernelOps& o) { inner_->ipi(o, cpu, mm); });
   }
   void return_to_user(KernelOps& k, Task& t) override {
-    see(t);
-    apply("return_to_user", k, [&](KernelOps& o) { inner_->return_to_user(o, t); });
+    enter(k, t);
+    apply("return_to_user", k, [this, &t](KernelOps& o) { inner_->return_to_user(o, t); });
   }
   bool gp_fault(KernelOps& k, Task& t) override {
-    see(t);
-    return apply("gp_fault", k, [&](KernelOps& o) { return inner_->gp_fault(o, t); });
+    enter(k, t);
+    return apply("gp_fault", k, [this, &t](KernelOps& o) { return inner_->gp_fault(o, t); });
   }
 
  private:
   void see(const Task& t) { known_.insert(t.id); }
+  // Every hook starts here: a late call runs first (it was due earlier).
+  void enter(KernelOps& k, const Task& t) {
+    see(t);
+    run_late(k);
+  }
+  void run_late(KernelOps& k) {
+    if (!late_) return;
+    auto call = std::move(late_);
+    late_ = nullptr;
+    call(k);
+  }
+  void free_early(const char* hook, KernelOps& k, Mm& mm) {
+    if (op_ != "free-early" || hook_ != hook || mm.pasid == kInvalidPasid) return;
+    k.pasid_free(mm.pasid);
+    k.set_mm_pasid(mm, kInvalidPasid);
+  }
 
   template <class Call>
   auto apply(const char* hook, KernelOps& k, Call call) -> decltype(call(k)) {
@@ -140,11 +173,26 @@ class MutantPolicy final : public Policy {
       WrongTaskOps wrong(k, known_);
       return call(wrong);
     }
-    return call(k);  // no-ack is handled by with_ack
+    if (op_ == "late") {
+      late_ = [call](KernelOps& o) { call(o); };
+      if constexpr (std::is_void_v<R>)
+        return;
+      else
+        return R{};
+    }
+    return call(k);  // no-ack is handled by with_ack, free-early before the call
   }
 
   template <class Call>
   HookResult with_ack(const char* hook, KernelOps& k, Task& t, Mm& mm, Call call) {
+    if (hook_ == hook && op_ == "late") {
+      // Nobody waits for a late hook: its acks count as done at once.
+      late_ = [this, call, &t, &mm](KernelOps& o) {
+        HookResult r = call(o);
+        if (r.wait_for_acks) inner_->acks_done(o, t, mm, r.cookie);
+      };
+      return {};
+    }
     if (op_ != "no-ack" || hook_ != hook) return apply(hook, k, call);
     HookResult r = call(k);
     if (r.wait_for_acks) inner_->acks_done(k, t, mm, r.cookie);  // before any IPI was handled
@@ -153,7 +201,8 @@ class MutantPolicy final : public Policy {
 
   std::unique_ptr<Policy> inner_;
   std::string op_, hook_;
-  std::set<int> known_;  // task ids seen in hooks (wrong-task's candidates)
+  std::set<int> known_;                   // task ids seen in hooks (wrong-task's candidates)
+  std::function<void(KernelOps&)> late_;  // late: the hook call still to run
 };
 
 }  // namespace
@@ -164,9 +213,28 @@ const std::vector<std::string>& mutated_hooks(const std::string& policy) {
   return it == hook_table().end() ? none : it->second;
 }
 
+const std::vector<std::string>& free_early_hooks(const std::string& policy) {
+  static const std::vector<std::string> with_acks = {"unbind", "acks_done", "exec",
+                                                     "exit",   "mm_exit",   "mm_drop"};
+  static const std::vector<std::string> without = {"unbind", "exec", "exit", "mm_exit", "mm_drop"};
+  const auto& hooks = mutated_hooks(policy);
+  return std::find(hooks.begin(), hooks.end(), "acks_done") != hooks.end() ? with_acks : without;
+}
+
 const std::vector<GeneratedMutant>& generated_mutants() {
   static const std::vector<GeneratedMutant> all = [] {
     std::vector<GeneratedMutant> out;
+    auto add = [&](const PolicyInfo& parent, const std::string& op, const std::string& hook) {
+      GeneratedMutant m;
+      m.op = op;
+      m.hook = hook;
+      m.info.name = parent.name + "~" + op + ":" + hook;
+      m.info.description = "generated mutant: " + parent.name + " with " + op + " on " + hook;
+      m.info.parent = parent.name;
+      auto make = parent.make;
+      m.info.make = [make, op, hook] { return std::make_unique<MutantPolicy>(make(), op, hook); };
+      out.push_back(std::move(m));
+    };
     for (const auto& [policy, hooks] : hook_table()) {
       const PolicyInfo* parent = find_policy(policy);
       if (!parent || !parent->parent.empty())
@@ -176,18 +244,10 @@ const std::vector<GeneratedMutant>& generated_mutants() {
       for (const auto& hook : hooks)
         for (const std::string op : kMutationOperators) {
           if (op == "no-ack" && (!waits || (hook != "bind" && hook != "unbind"))) continue;
-          GeneratedMutant m;
-          m.op = op;
-          m.hook = hook;
-          m.info.name = policy + "~" + op + ":" + hook;
-          m.info.description = "generated mutant: " + policy + " with " + op + " on " + hook;
-          m.info.parent = policy;
-          auto make = parent->make;
-          m.info.make = [make, op, hook] {
-            return std::make_unique<MutantPolicy>(make(), op, hook);
-          };
-          out.push_back(std::move(m));
+          if (op == "free-early") continue;  // its own list of events, below
+          add(*parent, op, hook);
         }
+      for (const auto& hook : free_early_hooks(policy)) add(*parent, "free-early", hook);
     }
     return out;
   }();

@@ -72,6 +72,8 @@ std::unique_ptr<Backend> BackendRegistry::create(const std::string& name,
   }
   for (const auto& v : f->variants)
     if (v.name == variant) return f->create(variant);
+  if (!variant.empty() && f->knows_unlisted && f->knows_unlisted(variant))
+    return f->create(variant);
   if (variant.empty())
     throw unknown("backend '" + prefix + "' needs a variant, e.g. '" + prefix + ":" +
                   f->variants.front().name + "'");

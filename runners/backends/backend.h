@@ -70,6 +70,9 @@ struct BackendFamily {
   std::string description;
   std::vector<BackendVariant> variants;  // model: one per policy; host: none
   std::function<std::unique_ptr<Backend>(const std::string& variant)> create;
+  // Variants `create` accepts that are not listed (no `*`, `**` or listing
+  // shows them): the model's generated mutants. Null: none.
+  std::function<bool(const std::string& variant)> knows_unlisted = nullptr;
 };
 
 class BackendRegistry {

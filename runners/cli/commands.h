@@ -17,5 +17,6 @@ void add_history_command(CLI::App& app, int& exit_code);
 void add_export_command(CLI::App& app, int& exit_code);
 void add_lava_command(CLI::App& app, int& exit_code);
 void add_diff_model_command(CLI::App& app, int& exit_code);
+void add_mutate_command(CLI::App& app, int& exit_code);
 
 }  // namespace pasidbench::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   pasidbench::cli::add_export_command(app, exit_code);
   pasidbench::cli::add_lava_command(app, exit_code);
   pasidbench::cli::add_diff_model_command(app, exit_code);
+  pasidbench::cli::add_mutate_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

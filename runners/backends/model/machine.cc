@@ -413,6 +413,10 @@ Machine::~Machine() = default;
 // The run loop.
 
 void Machine::reset() {
+  // A fresh policy object per schedule: a policy with state of its own (a
+  // generated mutant's deferred hook, the tasks it has seen) must not carry
+  // it from one schedule into the next, or a replay in a new machine diverges.
+  policy_ = policy_info_.make();
   // SimTask and Group own vectors: keep the objects, clear their contents.
   for (auto& t : tasks_) t.kops.clear();
   tasks_.clear();
@@ -1251,8 +1255,8 @@ void Machine::do_bind(SimTask& t, int name, bool cloexec, bool map) {
   if (record_) note(file_step_text(t.k.id, "bind", name) + ":");
   HookResult r = policy_->bind(*this, t.k, m);
   if (m.pasid == kInvalidPasid)
-    throw std::logic_error("policy " + policy_info_.name + " left " + mm_name(mm) +
-                           " without a PASID at bind");
+    throw std::logic_error("policy " + policy_info_.name + " " + kPolicyContractBroken +
+                           ": it left " + mm_name(mm) + " without a PASID at bind");
   bindings_[b].pasid = m.pasid;
   if (m.device_binds == 1 || iommu_[m.pasid] != mm) iommu_install(m.pasid, mm);
   t.ready_at = now_ + config_.costs.syscall_ns;

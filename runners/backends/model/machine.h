@@ -163,6 +163,11 @@ struct MachineConfig {
   int64_t max_steps = 200000;
 };
 
+// In the message of the error the machine raises when a policy breaks the
+// Policy interface's contract (bind must leave the mm a PASID): such a
+// policy is refused, not run, so no test result says anything about it.
+inline constexpr const char* kPolicyContractBroken = "breaks the policy contract";
+
 class Machine final : public KernelOps {
  public:
   // Throws InputError for scenarios beyond what the model handles (repeat

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "kernels/policies/mutation.h"
 #include "platform/environment.h"
 #include "results/jsonl_store.h"
 #include "runners/backends/model/schedule_file.h"
@@ -641,6 +642,11 @@ BackendFamily model_backend_family() {
   f.description = "policy models on a deterministic SMP simulator, searched for violations";
   for (const auto& p : model::policy_catalog())
     f.variants.push_back({p.name, p.description, p.parent});
+  // The generated mutants run by name (`pasidbench mutate`, `check
+  // --policy`, their replay files) but are in no `model:**`.
+  f.knows_unlisted = [](const std::string& variant) {
+    return model::find_generated_mutant(variant) != nullptr;
+  };
   f.create = [](const std::string& variant) -> std::unique_ptr<Backend> {
     const model::PolicyInfo* p = model::find_policy(variant);
     if (!p) throw InputError("unknown policy '" + variant + "'");
