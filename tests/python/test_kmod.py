@@ -386,7 +386,7 @@ def test_the_differential_suite_ran_under_every_policy_and_mutant(guest):
     assert end, "the differential suite did not finish in the guest: " + "\n".join(
         guest.lines_starting("DIFFLOG"))
     records = diff_records(guest)
-    tests_per_policy = 3 + 1 + 1 + 1 + 3 + 2
+    tests_per_policy = 3 + 1 + 1 + 1 + 4 + 2
     assert len(records) == len(kg.REAL_POLICIES + kg.MUTANTS) * tests_per_policy, len(records)
     for r in records:
         assert r["outcome"] in ("pass", "fail"), (r["test_id"], r["outcome"], r.get("reason"))

@@ -69,7 +69,8 @@ std::vector<ParamSpec> build_specs() {
       ParamSpec::Bool("shrink", true, "shrink a counterexample before reporting it"),
       ParamSpec::String("costs_from", "",
                         "a host results.jsonl to take cost_ctxsw_ns (ctxsw_ns) and cost_ipi_ns "
-                        "(membarrier_ns) from"),
+                        "(membarrier_ns) from; \"this-run\": the records this run wrote before "
+                        "the test"),
       ParamSpec::String("replay", "", "a replay file to run instead of searching"),
       ParamSpec::String("witness_step", "",
                         "a submit step (\"<task>/<index>\", as details.step_outcomes names "
@@ -186,6 +187,17 @@ class ModelBackend : public Backend {
   std::string mutant_of() const override { return policy_.parent; }
   ResultRecord run(const TestCase& test, const RunContext& ctx) override {
     ModelOptions o = model_options(test.params);
+    if (o.costs_from_this_run) {
+      const std::string records = ctx.out_dir + "/results.jsonl";
+      if (ctx.out_dir.empty() || !std::filesystem::is_regular_file(records))
+        throw InputError({"--param costs_from=this-run", 0},
+                         "no records of this run yet (" +
+                             (ctx.out_dir.empty() ? std::string("no output directory") : records) +
+                             "): list the host micro benchmarks (micro:context-switch, micro:ipi) "
+                             "before the model tests in the suite");
+      o.machine.costs = costs_from_results(ctx.out_dir, o.machine.costs);
+      o.cost_source = records + " (this run)";
+    }
     if (!o.replay.empty()) return replay(o.replay, ctx);
     return search(test, o, ctx);
   }
@@ -472,8 +484,14 @@ ModelOptions model_options(const ParamValues& p) {
         p.get("cost_ipi_ns") != spec("cost_ipi_ns").default_value)
       throw InputError({"--param costs_from", 0},
                        "give costs_from or cost_ctxsw_ns/cost_ipi_ns, not both");
-    o.machine.costs = costs_from_results(from, o.machine.costs);
-    o.cost_source = from;
+    if (from == "this-run") {
+      // The run's own records are there only when the test runs, after
+      // the host benchmarks the suite lists before it.
+      o.costs_from_this_run = true;
+    } else {
+      o.machine.costs = costs_from_results(from, o.machine.costs);
+      o.cost_source = from;
+    }
   }
   return o;
 }

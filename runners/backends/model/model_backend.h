@@ -32,6 +32,7 @@ struct ModelOptions {
   std::string replay;                    // a replay file: run it instead of searching
   std::string witness_step;              // a submit step: replay files of its outcomes
   std::string cost_source = "defaults";  // or the costs_from file
+  bool costs_from_this_run = false;      // costs_from=this-run: read when the test runs
 };
 
 // Throws InputError for what the parameter specs cannot check (an unreadable
