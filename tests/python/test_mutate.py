@@ -1,6 +1,7 @@
 """pasidbench mutate: classification, kill table, replayable kills and the exit code."""
 import json
 import pathlib
+import tomllib
 import re
 import subprocess
 
@@ -22,6 +23,18 @@ def pb(*args):
 
 def read_jsonl(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def conformance_tests_per_backend():
+    """The suite's [[test]] tables times their parameter matrices."""
+    suite = tomllib.loads((ROOT / "suites" / "conformance.toml").read_text())
+    n = 0
+    for test in suite["test"]:
+        size = 1
+        for value in test.get("params", {}).values():
+            size *= len(value) if isinstance(value, list) else 1
+        n += size
+    return n
 
 
 def test_campaign_classifies_kills_with_short_replayable_traces(tmp_path):
@@ -55,7 +68,7 @@ def test_campaign_classifies_kills_with_short_replayable_traces(tmp_path):
     assert any(n > 0 for n in unsafe["evidence"]["schedules_showing"].values())
     assert pathlib.Path(unsafe["evidence"]["replay_file"]).is_file()  # the raw schedule
     assert unsafe["killed"] and not unsafe["survivor"]
-    assert unsafe["suite_tests"] == 13
+    assert unsafe["suite_tests"] == conformance_tests_per_backend()
     for kill in unsafe["kills"]:
         assert 0 < kill["events"] <= 30, kill
         assert kill["replay_reproduced"], kill
