@@ -185,9 +185,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
   }
   for (int fd : {in[1], out[0], err[0]})
     if (fd >= 0) ::close(fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  int status = wait_child(pid);
   untrack_child_group(pid);
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
@@ -285,8 +283,7 @@ bool ChildProcess::exited(int* status) {
 void ChildProcess::kill_group() {
   if (pid_ <= 0 || reaped_) return;
   ::kill(-pid_, SIGKILL);
-  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-  }
+  wait_child(pid_);
   untrack_child_group(pid_);
   reaped_ = true;
 }
@@ -345,7 +342,7 @@ std::string read_to_end(int fd) {
 int wait_child(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return -1;
+    if (errno != EINTR) return 0;
   return status;
 }
 

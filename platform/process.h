@@ -84,7 +84,9 @@ std::string shell_join(const std::vector<std::string>& argv);
 // at the first other error.
 std::string read_to_end(int fd);
 
-// waitpid(pid, ...) with EINTR retried; the wait status, or -1 with errno.
+// waitpid(pid, ...) with EINTR retried: the wait status; 0 (as if it
+// exited 0) when there is no such child to wait for (ECHILD: reaped
+// already), which every caller treats as nothing to report.
 int wait_child(pid_t pid);
 
 // A whole file's bytes. Throws std::runtime_error naming the path.

@@ -13,6 +13,7 @@
 
 #include "platform/child_groups.h"
 #include "platform/file_io.h"
+#include "platform/process.h"
 
 namespace pasidbench {
 
@@ -91,9 +92,7 @@ ResultRecord run_isolated(const std::function<ResultRecord()>& body, int timeout
   }
   ::close(fds[0]);
   if (timed_out) ::kill(-pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  int status = wait_child(pid);
   // Stragglers the test left in its group (forked workloads) go too.
   ::kill(-pid, SIGKILL);
   untrack_child_group(pid);

@@ -13,6 +13,7 @@
 
 #include "platform/papi_counters.h"
 #include "platform/pasid_probe.h"
+#include "platform/process.h"
 
 namespace pasidbench {
 
@@ -162,9 +163,7 @@ std::string Partner::join() {
     thread_->join();
     return {};
   }
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
+  int status = wait_child(pid_);
   if (WIFSIGNALED(status))
     return std::string("partner process killed by ") + strsignal(WTERMSIG(status));
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0)

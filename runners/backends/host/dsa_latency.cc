@@ -10,6 +10,7 @@
 
 #include "platform/dsa_wq.h"
 #include "platform/kprobe_observer.h"
+#include "platform/process.h"
 
 namespace pasidbench {
 
@@ -162,9 +163,7 @@ ResultRecord run_dsa_submit(const ParamValues& p, int repetitions, const PasidPr
       text.append(buf, static_cast<size_t>(n));
     }
     ::close(fds[0]);
-    int status = 0;
-    while (pid > 0 && ::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    int status = pid > 0 ? wait_child(pid) : 0;
     if (pid > 0 && WIFSIGNALED(status)) {
       r.outcome = Outcome::kCrashed;
       r.reason = std::string("repetition ") + std::to_string(i + 1) +

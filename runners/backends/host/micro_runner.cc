@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "platform/child_groups.h"
+#include "platform/process.h"
 #include "platform/topology.h"
 
 namespace pasidbench {
@@ -105,8 +106,7 @@ CapturedRun run_captured(const std::vector<std::string>& argv, int cpu) {
   int e = 0;
   if (::read(exec_report[0], &e, sizeof e) == sizeof e) r.exec_errno = e;
   ::close(exec_report[0]);
-  while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
-  }
+  r.status = wait_child(pid);
   return r;
 }
 

@@ -303,9 +303,7 @@ void wait_for(Task& task, const std::string& name) {
   for (pthread_t th : task.threads[name]) pthread_join(th, nullptr);
   task.threads[name].clear();
   for (pid_t pid : task.processes[name]) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    int status = wait_child(pid);
     if (WIFSIGNALED(status))
       fail_run("crashed: " + signal_text(WTERMSIG(status)) + " in a process of task '" + name +
                    "' (pid " + std::to_string(pid) + ")",

@@ -137,7 +137,7 @@ Series in_child(const std::function<void(Series&)>& measure) {
   std::string text = read_to_end(p[0]);
   ::close(p[0]);
   int status = wait_child(pid);
-  if (status >= 0 && WIFSIGNALED(status))
+  if (WIFSIGNALED(status))
     throw std::runtime_error("the measuring process died of signal " +
                              std::to_string(WTERMSIG(status)));
   std::istringstream in(text);
