@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "platform/file_io.h"
 #include "platform/papi_counters.h"
 #include "platform/pasid_probe.h"
 #include "platform/process.h"
@@ -71,15 +72,7 @@ namespace {
 
 void write_message(int fd, const std::string& msg) {
   std::string payload = msg + '\0';
-  const char* p = payload.data();
-  size_t left = payload.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  write_fully(fd, payload.data(), payload.size());
 }
 
 // The partner's preparation: pinned, and with its PASID loaded if the run

@@ -155,13 +155,7 @@ ResultRecord run_dsa_submit(const ParamValues& p, int repetitions, const PasidPr
       ::_exit(0);
     }
     ::close(fds[1]);
-    std::string text;
-    char buf[4096];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) break;
-      text.append(buf, static_cast<size_t>(n));
-    }
+    std::string text = read_to_end(fds[0]);
     ::close(fds[0]);
     int status = pid > 0 ? wait_child(pid) : 0;
     if (pid > 0 && WIFSIGNALED(status)) {
