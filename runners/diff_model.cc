@@ -67,8 +67,13 @@ const std::vector<std::string>& no_choice_counters() {
 
 bool scheduler_counter(const std::string& name) { return name == "context_switches_pasid_work"; }
 
+std::string record_kernel(const json& record) {
+  return object_at(object_at(record, "provenance"), "kernel").value("name", "");
+}
+
 std::string module_side_key(const json& record) {
-  std::string key = record.value("workload", "") + "\n" + record.value("policy", "");
+  std::string key = record_kernel(record) + "\n" + record.value("workload", "") + "\n" +
+                    record.value("policy", "");
   if (record.contains("params") && record["params"].is_object())
     for (const auto& [k, v] : record["params"].items()) key += "\n" + k + "=" + v.dump();
   return key;
@@ -81,6 +86,7 @@ bool add_module_record(const json& record, ModuleSide* side) {
   if (!details.contains("differential")) return false;
   const json& d = details["differential"];
   if (side->records == 0) {
+    side->kernel = record_kernel(record);
     side->workload = record.value("workload", "");
     side->policy = record.value("policy", "");
     if (record.contains("params"))

@@ -15,6 +15,7 @@ namespace pasidbench {
 // The module's side of one workload x params x policy: one or more kmod
 // records of it (repetitions) summed.
 struct ModuleSide {
+  std::string kernel;  // provenance.kernel.name: a lab's kernels are compared apart
   std::string workload;
   std::string policy;
   std::map<std::string, std::string> params;  // as recorded (workload and given backend ones)
@@ -41,7 +42,10 @@ nlohmann::json module_witness_run(const ModuleSide& side, const std::string& ste
 // record has no differential details (micro benchmarks, older records).
 bool add_module_record(const nlohmann::json& record, ModuleSide* side);
 
-// The key records of one comparison share: workload, policy and params.
+// The kernel a record ran on (provenance.kernel.name; "" if none).
+std::string record_kernel(const nlohmann::json& record);
+
+// The key records of one comparison share: kernel, workload, policy and params.
 std::string module_side_key(const nlohmann::json& record);
 
 enum class DiffVerdict {

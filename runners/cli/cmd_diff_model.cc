@@ -5,6 +5,7 @@
 // search produced there.
 #include <filesystem>
 #include <iostream>
+#include <set>
 
 #include "platform/environment.h"
 #include "platform/file_io.h"
@@ -163,6 +164,7 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
   cmd->callback([&exit_code] {
     std::map<std::string, ModuleSide> sides;
     std::vector<std::string> order;
+    std::set<std::string> seen;
     int64_t records = 0;
     for (const auto& path : o.results)
       for (const auto& file : result_files(path)) {
@@ -170,6 +172,12 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
         for (const auto& p : c.problems) std::cerr << "diff-model: " << p << "\n";
         for (const auto& rec : c.records) {
           if (record_type(rec) != "test") continue;
+          // A lab's results directory holds each record twice (the run's
+          // file and the kernel's own): one counts.
+          if (!seen.insert(rec.value("run_id", "") + "\n" + rec.value("test_id", "") + "\n" +
+                           record_kernel(rec))
+                   .second)
+            continue;
           if (rec.value("backend", "").rfind("kmod:", 0) != 0) continue;
           const std::string key = module_side_key(rec);
           ModuleSide side = sides.count(key) ? sides[key] : ModuleSide{};
@@ -226,10 +234,10 @@ void add_diff_model_command(CLI::App& app, int& exit_code) {
       int64_t submissions = 0;
       for (const auto& [step, counts] : m.step_outcomes)
         for (const auto& [kind, n] : counts) submissions += n;
-      std::cout << m.workload << " [" << params_text(m) << "] x " << m.policy << ": " << m.runs
-                << " runs (" << m.records << " records), " << submissions
-                << " submissions, noise_seed " << m.noise_seed << ", pin_cpu " << m.pin_cpu << ": "
-                << to_string(d.verdict) << "\n";
+      std::cout << (m.kernel.empty() ? "" : m.kernel + ": ") << m.workload << " [" << params_text(m)
+                << "] x " << m.policy << ": " << m.runs << " runs (" << m.records << " records), "
+                << submissions << " submissions, noise_seed " << m.noise_seed << ", pin_cpu "
+                << m.pin_cpu << ": " << to_string(d.verdict) << "\n";
       for (const auto& line : d.lines) std::cout << "  " << line << "\n";
       if (d.verdict == DiffVerdict::kMismatch) write_mismatch(m, model, d, o, ctx, ++mismatches);
     }

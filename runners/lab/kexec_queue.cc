@@ -17,6 +17,7 @@
 #include "runners/lab/kernel_fetch.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
+#include "runners/lab/pasidlab_build.h"
 
 namespace pasidbench::lab {
 
@@ -195,7 +196,18 @@ int kexec_step(const std::string& out_dir, const KexecEnvironment& env, std::ost
       }
       RunOptions ro;
       ro.suite_path = q.suite;
-      ro.backends = {"host"};
+      // kmod tests load pasidlab.ko built for this kernel (here, from its
+      // packages or its modules directory); a suite without any runs on host.
+      if (plan_uses_kmod(plan)) {
+        PasidlabBuild mb =
+            build_pasidlab(pk, (fs::path(out_dir) / "work" / "pasidlab" / k.name).string(), log);
+        if (mb.ko.empty())
+          log << prefix << " pasidlab.ko: " << mb.why_not << " (its tests will SKIP)\n";
+        else
+          ro.extra_params["module"] = {mb.ko, {"kexec", 0}};
+      } else {
+        ro.backends = {"host"};
+      }
       ro.out_dir = kernel_results_dir(out_dir, k.name).string();
       ro.resume = true;
       ro.filter = q.filter;

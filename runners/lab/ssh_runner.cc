@@ -18,6 +18,7 @@
 #include "runners/lab/channel.h"
 #include "runners/lab/lab_plan.h"
 #include "runners/lab/lab_results.h"
+#include "runners/lab/pasidlab_build.h"
 #include "runners/lab/payload.h"
 
 namespace pasidbench::lab {
@@ -150,12 +151,37 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
       return give_up(Outcome::kError, "seeding the resumed run failed: " + s.describe(120));
   }
 
+  // kmod tests load pasidlab.ko: built here for the Debian kernel the
+  // machine runs (its own header packages, fetched, never installed), copied
+  // beside the bundle.
+  std::string remote_ko;
+  if (plan_uses_kmod(plan)) {
+    PreparedKernel running;
+    running.release = release;
+    running.build_id = build_id;
+    running.source = package.empty() ? "ssh:" + ssh.destination : "debian:" + package;
+    PasidlabBuild mb = build_pasidlab(running, (work / "pasidlab").string(), log);
+    if (mb.ko.empty()) {
+      details["pasidlab"] = {{"error", mb.why_not}};
+      log << prefix << " pasidlab.ko: " << mb.why_not << " (its tests will SKIP)\n";
+    } else {
+      remote_ko = fs::path(dir).is_absolute() ? dir + "/pasidlab.ko" : "pasidlab.ko";
+      ProcessResult put =
+          run_process(ssh_command(ssh, "cat > " + shell_quote(dir + "/pasidlab.ko")),
+                      ProcessOptions().with_timeout(120).feeding(read_file(mb.ko)));
+      if (!put.ok())
+        return give_up(Outcome::kError, "copying pasidlab.ko failed: " + put.describe(120));
+      details["pasidlab"] = {{"ko", mb.ko}, {"build_s", mb.seconds}, {"remote", remote_ko}};
+    }
+  }
+
   RunArgs ra;
   ra.suite = (fs::path("suites") / fs::path(o.suite_path).filename()).string();
   ra.out_dir = "out";
   ra.resume = !seed.empty();
   ra.filter = o.filter;
   ra.extra_params = o.extra_params;
+  if (!remote_ko.empty()) ra.extra_params["module"] = {remote_ko, {"lab", 0}};
   std::vector<std::string> agent = {"./pasidbench", "lab-agent",         "--channel", "-",
                                     "--results",    "out/results.jsonl", "--"};
   for (auto& a : run_command_args(k, build_id, source, ra)) agent.push_back(a);

@@ -234,5 +234,15 @@ TEST(DiffModel, ContextSwitchesWithPasidWorkAreShownNotCompared) {
   EXPECT_FALSE(it->equal);
 }
 
+TEST(DiffModel, EachKernelOfALabIsItsOwnComparison) {
+  json a = kmod_record({{"worker/2", {{"ok", 1}}}});
+  json b = a;
+  a["provenance"]["kernel"]["name"] = "debian-6.1-amd64";
+  b["provenance"]["kernel"]["name"] = "debian-6.12-amd64";
+  EXPECT_NE(module_side_key(a), module_side_key(b));
+  EXPECT_EQ(record_kernel(b), "debian-6.12-amd64");
+  EXPECT_EQ(side_of({b}).kernel, "debian-6.12-amd64");
+}
+
 }  // namespace
 }  // namespace pasidbench
