@@ -112,6 +112,7 @@ void write_mismatch(const ModuleSide& m, const nlohmann::json& model, const Diff
                      {"model_schedules", schedules}});
   }
   nlohmann::json record = {
+      {"kernel", m.kernel},
       {"workload", m.workload},
       {"policy", m.policy},
       {"params", m.params},
