@@ -50,7 +50,8 @@ const std::vector<ParamSpec>& kmod_param_specs() {
                      "scenario on this CPU (with noise_seed 0: the workload leaves the kernel "
                      "no choice of CPU)"),
       ParamSpec::Int("settle_ms", 500, 0, 60000,
-                     "after the workload, wait up to this long for PASIDs still allocated to be "
+                     "before the workload, wait up to this long for PASIDs earlier tests left; "
+                     "after it, for those it left: still allocated, to be "
                      "freed (mm-lifetime frees at __mmdrop(), which lazy-TLB CPUs defer)"),
   };
   return specs;
@@ -197,6 +198,14 @@ class KmodBackend : public Backend {
     InterpreterOptions options;
     options.noise_seed = static_cast<uint64_t>(test.params.get_int("noise_seed"));
     options.pin_cpu = static_cast<int>(test.params.get_int("pin_cpu"));
+    // PASIDs an earlier test left allocated (mm-lifetime frees at
+    // __mmdrop(), when a lazy-TLB CPU switches away) go before the
+    // snapshot, or their frees count in this test.
+    const auto settle = std::chrono::milliseconds(test.params.get_int("settle_ms"));
+    for (auto until = std::chrono::steady_clock::now() + settle;
+         pasidlab_counters().counters.at("pasid_live") > 0 &&
+         std::chrono::steady_clock::now() < until;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     PasidlabCounters before = pasidlab_counters();
     // Runs one after another; each run's module violations are counted per
     // run (how many runs showed a mutant's violation). The settle wait comes
@@ -235,8 +244,7 @@ class KmodBackend : public Backend {
     }
     // PASIDs of exited mms go at __mmdrop(), when the last lazy-TLB CPU
     // switched away: wait for them, or the frees land in the next test.
-    auto settle_until = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(test.params.get_int("settle_ms"));
+    auto settle_until = std::chrono::steady_clock::now() + settle;
     PasidlabCounters after = pasidlab_counters();
     while (after.counters.at("pasid_live") > before.counters.at("pasid_live") &&
            std::chrono::steady_clock::now() < settle_until) {
