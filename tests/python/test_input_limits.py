@@ -103,6 +103,15 @@ def test_replay_that_is_not_json_names_the_line(tmp_path):
     assert f"{path}:3: not valid JSON" in res.stderr, res.stderr
 
 
+def test_replay_with_a_number_too_large_exits_2(tmp_path):
+    # nlohmann throws out_of_range, not parse_error, for this (found by fuzz_replay).
+    path = tmp_path / "r.json"
+    path.write_text('{"format": "pasidbench-replay/1", "choices": [1E400]}\n')
+    res = pb("check", "--replay", path)
+    assert res.returncode == 2, res.stderr
+    assert "not valid JSON" in res.stderr and "internal error" not in res.stderr, res.stderr
+
+
 BAD_RESULTS = '{"record":"test","outcome":5}\n[1,2]\n{"record":7}\n'
 
 

@@ -113,6 +113,9 @@ ReplaySchedule load_replay_file(const std::string& path) {
     size_t upto = std::min<size_t>(e.byte > 0 ? e.byte - 1 : 0, body.size());
     int line = 1 + static_cast<int>(std::count(body.begin(), body.begin() + upto, '\n'));
     throw InputError({path, line}, "not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception& e) {
+    // A number too large for a double (out_of_range 406) is thrown from parse too.
+    throw InputError({path, 0}, std::string("not valid JSON: ") + e.what());
   }
   return replay_from_json(j, path);
 }
