@@ -121,7 +121,11 @@ fetch_headers() {
         linux-headers-*) want+=("$name=$version") ;;
         linux-kbuild-*)
           want+=("$name")
-          if apt-cache show --no-all-versions "$name" 2>/dev/null | grep -q '^Depends:.*\bpahole\b'; then
+          # Not piped into grep -q: under pipefail, apt-cache's SIGPIPE when
+          # grep exits early made the test fail now and then (no pahole).
+          local kbuild_info
+          kbuild_info=$(apt-cache show --no-all-versions "$name" 2>/dev/null) || true
+          if grep -q '^Depends:.*\bpahole\b' <<<"$kbuild_info"; then
             want+=(pahole)
           fi
           ;;
