@@ -5,8 +5,9 @@
  * One of pasidbench's PASID policies (shared/design/policies.md), chosen at
  * load time, runs in a real kernel: the context-switch resync in the
  * sched_switch tracepoint, IPIs to mm_cpumask() and task_work at return to
- * user, fork/exec/exit in the sched_process_* tracepoints, the mm's lifetime
- * in an mmu notifier (__mmput) and a kprobe on __mmdrop(). What the machine
+ * user, fork/exec/exit in the sched_process_* tracepoints (exit first in a
+ * kprobe on exit_mm_release()), the mm's lifetime in an mmu notifier
+ * (__mmput) and a kprobe on __mmdrop(). What the machine
  * lacks is emulated: the shared work queue and its device, the IOMMU's
  * PASID table and the IA32_PASID MSR (a per-thread variable). docs/kmod.md.
  */

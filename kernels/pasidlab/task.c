@@ -8,8 +8,12 @@
  *   sched_process_fork  clone_thread / fork (the child's PASID state is
  *                       cleared, as fpu_clone() does: it has no entry)
  *   sched_process_exec  exec (then IA32_PASID is reset with the xstate)
- *   sched_process_exit  exit (fires after exit_mm(): p->mm is NULL, the
- *                       thread's mm is the one its entry recorded)
+ *   exit_mm_release()   exit, where the kernel runs deactivate_mm() (a
+ *                       kprobe): before the CLONE_CHILD_CLEARTID futex wake,
+ *                       so a pthread_join() returns after the policy's exit
+ *   sched_process_exit  exit again, for a thread the kprobe missed (fires
+ *                       after exit_mm(): p->mm is NULL, the thread's mm is
+ *                       the one its entry recorded)
  *   sched_process_free  the task_struct goes: its entry goes
  *   sched_switch        context_switch, registered only while the
  *                       policy's static key would be on
@@ -20,6 +24,7 @@
 #include <linux/binfmts.h>
 #include <linux/hashtable.h>
 #include <linux/irq_work.h>
+#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/smp.h>
@@ -253,6 +258,26 @@ static void pl_probe_exit(void *data, struct task_struct *p)
 	raw_spin_unlock_irqrestore(&pl_lock, flags);
 }
 
+/*
+ * deactivate_mm() runs in mm_release(), before the joiner's futex wake;
+ * sched_process_exit fires after it. A policy's exit hook must come first:
+ * a joiner that binds again must find the exited thread's reference gone.
+ */
+static int pl_exit_mm_release_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current->flags & PF_KTHREAD)
+		return 0;
+	pl_probe_exit(NULL, current);
+	return 0;
+}
+
+static struct kprobe pl_exit_mm_release_kprobe = {
+	.symbol_name = "exit_mm_release",
+	.pre_handler = pl_exit_mm_release_pre,
+};
+
+static bool pl_exit_kprobe_registered;
+
 static void pl_probe_free(void *data, struct task_struct *p)
 {
 	struct pl_task *t;
@@ -384,6 +409,13 @@ int pl_task_register(void)
 			goto fail;
 		}
 	}
+	ret = register_kprobe(&pl_exit_mm_release_kprobe);
+	if (ret) {
+		pr_err("policy %s needs a kprobe on exit_mm_release: register_kprobe() = %d\n",
+		       pl_policy->name, ret);
+		goto fail;
+	}
+	pl_exit_kprobe_registered = true;
 	for (i = 0; i < PL_TP_SWITCH; i++) {
 		ret = tracepoint_probe_register(pl_tps[i].tp, pl_tps[i].probe, NULL);
 		if (ret) {
@@ -413,6 +445,9 @@ void pl_task_unregister(void)
 	}
 	pl_switch_registered = false;
 	mutex_unlock(&pl_mutex);
+	if (pl_exit_kprobe_registered)
+		unregister_kprobe(&pl_exit_mm_release_kprobe);
+	pl_exit_kprobe_registered = false;
 	/* No probe runs once this returns, so nothing queues the rechecks again. */
 	tracepoint_synchronize_unregister();
 	irq_work_sync(&pl_recheck_work);
