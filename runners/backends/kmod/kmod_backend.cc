@@ -4,6 +4,8 @@
 // task_work, exec/exit and mm-lifetime paths. Records carry the model's
 // outcome, violation and metric names, from the module's counters, plus
 // real bind/unbind/submit times; and the module's micro benchmarks.
+#include <sched.h>
+
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -21,6 +23,26 @@
 namespace pasidbench {
 
 namespace {
+// An idle CPU keeps the last mm it ran (lazy TLB) until it runs another
+// task; mm-lifetime frees that mm's PASID only then. Running this thread on
+// each CPU in turn makes every lazy CPU let go, so a wait for trailing
+// frees ends when they are done instead of when an idle CPU next wakes.
+void visit_every_cpu() {
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return;
+  }
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed)) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0) sched_yield();
+  }
+  sched_setaffinity(0, sizeof allowed, &allowed);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
 
 const std::vector<ParamSpec>& kmod_param_specs() {
   static const std::vector<ParamSpec> specs = {
@@ -205,7 +227,7 @@ class KmodBackend : public Backend {
     for (auto until = std::chrono::steady_clock::now() + settle;
          pasidlab_counters().counters.at("pasid_live") > 0 &&
          std::chrono::steady_clock::now() < until;)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      visit_every_cpu();
     PasidlabCounters before = pasidlab_counters();
     // Runs one after another; each run's module violations are counted per
     // run (how many runs showed a mutant's violation). The settle wait comes
@@ -248,7 +270,7 @@ class KmodBackend : public Backend {
     PasidlabCounters after = pasidlab_counters();
     while (after.counters.at("pasid_live") > before.counters.at("pasid_live") &&
            std::chrono::steady_clock::now() < settle_until) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      visit_every_cpu();
       after = pasidlab_counters();
     }
     PasidlabCounters d = pasidlab_delta(before, after);
