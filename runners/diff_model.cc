@@ -192,13 +192,29 @@ DiffResult diff_against_model(const ModuleSide& m, const json& model, const std:
     out.lines.push_back("step " + step + ": module " + outcome_counts(counts) + " | model " +
                         set_text(can) + "  " + verdict);
   }
-  for (const auto& [kind, n] : m.runs_with_violation)
-    out.lines.push_back("module violation " + kind + " in " + std::to_string(n) + " of " +
-                        std::to_string(m.runs) + " runs");
-  if (model.contains("violations") && model["violations"].is_object())
-    for (const auto& [kind, n] : model["violations"].items())
-      out.lines.push_back("model violation " + kind + " in " + std::to_string(n.get<int64_t>()) +
-                          " schedules");
+  // A violation is a state as well as an outcome (stale_pasid_held needs no
+  // submission): one the module saw that no schedule of a complete search
+  // reached is a mismatch like an outcome.
+  const json& model_violations = object_at(model, "violations");
+  for (const auto& [kind, n] : m.runs_with_violation) {
+    if (n <= 0) continue;
+    std::string line = "module violation " + kind + " in " + std::to_string(n) + " of " +
+                       std::to_string(m.runs) + " runs";
+    if (!model_violations.contains(kind)) {
+      if (complete) {
+        line += "  MISMATCH: no schedule of the model reached it";
+        mismatch = true;
+        out.violation_mismatches.push_back(kind);
+      } else {
+        line += "  unknown: not reached by an incomplete search";
+        unknown = true;
+      }
+    }
+    out.lines.push_back(line);
+  }
+  for (const auto& [kind, n] : model_violations.items())
+    out.lines.push_back("model violation " + kind + " in " + std::to_string(n.get<int64_t>()) +
+                        " schedules");
 
   // No choice: one CPU and no noise. The model's reference schedule times
   // the runs.

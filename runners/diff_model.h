@@ -34,7 +34,8 @@ struct ModuleSide {
 };
 
 // The event log of the module's run that first showed `outcome` at `step`
-// ("<step> <outcome>" in its first_seen); null if none was kept.
+// ("<step> <outcome>" in its first_seen; step "violation" for the first run
+// with a violation of kind `outcome`); null if none was kept.
 nlohmann::json module_witness_run(const ModuleSide& side, const std::string& step,
                                   const std::string& outcome);
 
@@ -74,6 +75,8 @@ struct DiffResult {
   std::vector<std::string> lines;  // the printed comparison, without the header
   int64_t mismatched_steps = 0;
   std::vector<std::pair<std::string, std::string>> mismatches;  // step, the module's outcome
+  // Violation kinds the module saw in some run that the complete search never reached.
+  std::vector<std::string> violation_mismatches;
   // Filled only where the workload leaves no choice (one CPU, no noise).
   std::vector<CounterComparison> counters;
 };

@@ -118,6 +118,7 @@ void pl_pasid_free(u64 pasid)
 		return;
 	}
 	s = &pl_slots[p];
+	pl_check_stale_holders(pl_word(p, s->alloc_id));
 	if (s->installed)
 		pl_count_violation(s->owner, PASIDLAB_VIO_FREED_WHILE_INSTALLED);
 	else

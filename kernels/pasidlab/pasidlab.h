@@ -215,6 +215,7 @@ int pl_task_init(void);
 void pl_task_exit(void);
 int pl_task_register(void);
 void pl_task_unregister(void);
+void pl_check_stale_holders(u64 pasid);	/* pl_lock held */
 void pl_switch_probe_force_on(void);	/* pl_mutex held */
 void pl_switch_probe_recheck(void);	/* any context */
 bool pl_switch_probe_on(void);

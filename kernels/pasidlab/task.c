@@ -170,12 +170,17 @@ static void pl_twork_fn(struct callback_head *head)
 	struct pl_task *t = container_of(head, struct pl_task, twork);
 	unsigned long flags;
 
-	atomic_set(&t->twork_queued, 0);
 	raw_spin_lock_irqsave(&pl_lock, flags);
 	pl_count(PASIDLAB_CTR_TASK_WORK_RUNS);
 	pl_count_mm(t->pm, PASIDLAB_CTR_TASK_WORK_RUNS);
 	if (pl_policy->return_to_user)
 		pl_policy->return_to_user(t);
+	/*
+	 * Cleared with the resync, under the lock: pl_check_stale_holders()
+	 * must never see a thread with neither its work queued nor its MSR
+	 * written.
+	 */
+	atomic_set(&t->twork_queued, 0);
 	raw_spin_unlock_irqrestore(&pl_lock, flags);
 	/* Taken when queued: the callback's text stays until it ran. */
 	module_put(THIS_MODULE);
@@ -197,6 +202,38 @@ void pl_task_work_add(struct pl_task *t)
 	return;
 undo:
 	atomic_set(&t->twork_queued, 0);
+}
+
+/*
+ * The model's stale_pasid_held, checked where the emulator can see it: when
+ * a PASID is freed, no other thread may be on a CPU holding it in
+ * IA32_PASID with nothing queued to resync it before its next user
+ * instruction. (A thread switched out is not stale: its policy still gets
+ * the context switch; one exiting or past exec_mmap() never runs user code
+ * with it.) The thread may be in the kernel just then; it returns to user
+ * with the freed PASID all the same, unless it switches out first, which
+ * the model counts as the same state.
+ */
+void pl_check_stale_holders(u64 pasid)
+{
+	struct pl_task *t;
+	int bkt, stale = 0;
+
+	lockdep_assert_held(&pl_lock);
+	hash_for_each(pl_task_hash, bkt, t, node) {
+		struct task_struct *tsk = t->task;
+
+		if (t->msr != pasid || t->exited || tsk == current ||
+		    atomic_read(&t->twork_queued) || !READ_ONCE(tsk->on_cpu))
+			continue;
+		if (t->pm && READ_ONCE(t->pm->mm) != READ_ONCE(tsk->mm))
+			continue;	/* mid-exec: its state moves at sched_process_exec */
+		pl_count_violation(t->pm, PASIDLAB_VIO_STALE_PASID_HELD);
+		stale++;
+	}
+	if (stale)
+		pr_debug("PASID %u freed while %d running thread(s) hold it\n",
+			 pl_pasid(pasid), stale);
 }
 
 /* --- the sched_process_* tracepoints ----------------------------------- */

@@ -111,6 +111,19 @@ void write_mismatch(const ModuleSide& m, const nlohmann::json& model, const Diff
                      {"module_run", witness},
                      {"model_schedules", schedules}});
   }
+  nlohmann::json violations = nlohmann::json::array();
+  for (const auto& kind : d.violation_mismatches) {
+    nlohmann::json witness = module_witness_run(m, "violation", kind);
+    std::cout << "  the module's " << kind << ", which no schedule of the model reached: ";
+    if (witness.is_null()) {
+      std::cout << "no event log in the records\n";
+    } else {
+      std::cout << "run " << witness.value("run", -1) << " of the record, its event log:\n";
+      for (const auto& e : witness.value("events", nlohmann::json::array()))
+        std::cout << "    " << e.get<std::string>() << "\n";
+    }
+    violations.push_back({{"violation", kind}, {"module_run", witness}});
+  }
   nlohmann::json record = {
       {"kernel", m.kernel},
       {"workload", m.workload},
@@ -125,6 +138,7 @@ void write_mismatch(const ModuleSide& m, const nlohmann::json& model, const Diff
                                   : nlohmann::json()},
       {"model_search", model.value("search", nlohmann::json())},
       {"mismatched_steps", steps},
+      {"mismatched_violations", violations},
       {"lines", d.lines}};
   const std::string path = o.out_dir + "/mismatch-" + std::to_string(n) + ".json";
   try {

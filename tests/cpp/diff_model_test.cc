@@ -181,6 +181,28 @@ TEST(DiffModel, AnOutcomeACompleteSearchNeverProducedIsAMismatchPrintingBothSide
   EXPECT_TRUE(both);
 }
 
+TEST(DiffModel, AViolationTheModelNeverReachedIsAMismatch) {
+  json module = kmod_record({{"worker/2", {{"ok", 10}}}});
+  module["details"]["differential"]["runs_with_violation"] = {{"stale_pasid_held", 3}};
+  module["details"]["differential"]["witness_runs"] = {
+      {{"run", 4}, {"first_seen", {"violation stale_pasid_held"}}, {"events", {"e1"}}}};
+  ModuleSide s = side_of({module});
+  json model = model_record({{"worker/2", {"ok"}}});
+  DiffResult d = diff_against_model(s, model);
+  EXPECT_EQ(d.verdict, DiffVerdict::kMismatch);
+  EXPECT_EQ(d.mismatched_steps, 0) << "every outcome is one the model has";
+  EXPECT_EQ(d.violation_mismatches, std::vector<std::string>{"stale_pasid_held"});
+  EXPECT_EQ(module_witness_run(s, "violation", "stale_pasid_held").value("run", -1), 4);
+  // Reached by some schedule: agree.
+  model["violations"] = {{"stale_pasid_held", 12}};
+  d = diff_against_model(s, model);
+  EXPECT_EQ(d.verdict, DiffVerdict::kAgree);
+  EXPECT_TRUE(d.violation_mismatches.empty());
+  // Not reached by a search that was cut short: no answer.
+  EXPECT_EQ(diff_against_model(s, model_record({{"worker/2", {"ok"}}}, false)).verdict,
+            DiffVerdict::kIncomplete);
+}
+
 TEST(DiffModel, AnIncompleteSearchGivesNoCannotVerdict) {
   ModuleSide s = side_of({kmod_record({{"worker/2", {{"gp_sigsegv", 1}}}})});
   EXPECT_EQ(diff_against_model(s, model_record({{"worker/2", {"ok"}}}, false)).verdict,

@@ -57,6 +57,7 @@ enum pasidlab_outcome_id {
 enum pasidlab_violation_id {
 	PASIDLAB_VIO_ISOLATION_VIOLATION,
 	PASIDLAB_VIO_USE_AFTER_FREE,
+	PASIDLAB_VIO_STALE_PASID_HELD,
 	PASIDLAB_VIO_FREED_WHILE_INSTALLED,
 	PASIDLAB_VIO_DOUBLE_FREE,
 	PASIDLAB_NR_VIOLATIONS
@@ -65,6 +66,7 @@ enum pasidlab_violation_id {
 #define PASIDLAB_VIOLATION_NAMES { \
 	"isolation_violation", \
 	"use_after_free", \
+	"stale_pasid_held", \
 	"pasid_freed_while_installed", \
 	"pasid_double_free", \
 }
@@ -206,7 +208,7 @@ struct pasidlab_info {
 	char policy[PASIDLAB_POLICY_NAME_MAX];
 };
 
-#define PASIDLAB_VERSION	1
+#define PASIDLAB_VERSION	2
 
 #define PASIDLAB_IOC_MAGIC	0xb4
 #define PASIDLAB_IOC_ENQCMD	_IOWR(PASIDLAB_IOC_MAGIC, 1, struct pasidlab_enqcmd)

@@ -248,13 +248,17 @@ class KmodBackend : public Backend {
         if (n > 0) ++runs_with_violation[kind];
       for (const auto& [kind, n] : one.outcomes)
         if (n > 0) ++runs_with_outcome[kind];
-      // The event log of each run that showed a step's outcome for the first
-      // time: what diff-model shows beside the model's schedules.
+      // The event log of each run that showed a step's outcome or a
+      // violation for the first time: what diff-model shows beside the
+      // model's schedules.
       nlohmann::json first_seen = nlohmann::json::array();
       for (const auto& [step, kinds] : one.step_outcomes)
         for (const auto& [kind, n] : kinds)
           if (n > 0 && seen_step_outcomes.insert(step + " " + kind).second)
             first_seen.push_back(step + " " + kind);
+      for (const auto& [kind, n] : run_delta.violations)
+        if (n > 0 && seen_step_outcomes.insert("violation " + kind).second)
+          first_seen.push_back("violation " + kind);
       if (!first_seen.empty() && witness_runs.size() < kMaxWitnessRuns)
         witness_runs.push_back({{"run", run},
                                 {"first_seen", first_seen},
