@@ -102,19 +102,16 @@ def _conformance_lines(report: Report) -> list:
         return []
     count = len(report.sets)
     cell = 10
-    label_width = WIDTH - cell * count
+    # Panels of at most four sets, so that a lab of many kernel x policy
+    # sets still fits the 72 columns with room for the test's name.
+    per_panel = max(1, min(count, (WIDTH - 24) // cell))
     model = report.sets[0].is_model
     records = [r for row in report.conformance for r in row.records if r]
     if not model and all(r["outcome"] == "skip" for r in records):
         return []   # the notices name the skips
     incomplete = []
     names = short_names(r.key for r in report.conformance)
-    body = []
     for conformance_row in report.conformance:
-        label = clip(clean(names[conformance_row.key]), label_width - 1)
-        cells = "".join(_search_cell(r).rjust(cell)
-                        for r in conformance_row.records)
-        body.append(label.ljust(label_width) + cells)
         for i, record in enumerate(conformance_row.records):
             if record is not None and (
                     record["outcome"] == "incomplete"
@@ -125,9 +122,20 @@ def _conformance_lines(report: Report) -> list:
     if model:
         title = "Verdicts, schedules" + ("" if incomplete else
                                          " (complete)")
-    lines = [title.ljust(label_width) + "".join(
-        set_letter(i).rjust(cell) for i in range(count))]
-    lines += _legend(report) + body
+    lines = []
+    for start in range(0, count, per_panel):
+        panel = range(start, min(count, start + per_panel))
+        label_width = WIDTH - cell * len(panel)
+        header = title if start == 0 else ""
+        lines.append(clip(header, label_width - 1).ljust(label_width) + "".join(
+            set_letter(i).rjust(cell) for i in panel))
+        if start == 0:
+            lines += _legend(report)
+        for conformance_row in report.conformance:
+            label = clip(clean(names[conformance_row.key]), label_width - 1)
+            lines.append(label.ljust(label_width) + "".join(
+                _search_cell(conformance_row.records[i]).rjust(cell)
+                for i in panel))
     if incomplete:
         lines += wrap("INCOMPLETE search (not a pass): "
                       + "; ".join(incomplete), indent="  ",

@@ -179,3 +179,33 @@ def test_summary_is_cut_at_its_limit_and_says_so(tmp_path):
     assert len(lines) == summary.MAX_LINES
     assert any(line.startswith("(") and "more summary lines cut" in line
                for line in lines)
+
+
+def test_a_conformance_table_of_many_sets_fits_72_columns(tmp_path):
+    # A lab of kernels x policies gives ten sets or more; the table comes in
+    # panels, each with the test names.
+    records = []
+    kernels = [f"debian-6.{k}-amd64/{p}" for k in (1, 12) for p in POLICIES]
+    kernels += ["debian-6.1-rt-amd64/resync-ipi"]
+    for kernel in kernels:
+        records.append(fx.environment_record(release=kernel,
+                                             run_id=f"run-{kernel}"))
+        for binder in ("stays", "unbinds"):
+            record = fx.test_record(
+                "thread-pool", {"binder": binder}, kind="conformance",
+                kernel=kernel, release=kernel)
+            record["run_id"] = f"run-{kernel}"
+            records.append(record)
+    fx.write_results(tmp_path / "lab", records)
+    status, out, _ = fx.run_cli([tmp_path / "lab", "--summary"])
+    assert status == 0
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 72, "\n".join(
+        line for line in lines if len(line) > 72)
+    headers = [line.split() for line in lines
+               if line.split() and all(len(w) == 1 and w.isupper()
+                                       for w in line.split()[-2:])]
+    letters = [w for h in headers for w in h if len(w) == 1]
+    assert "A" in letters and "I" in letters, out
+    assert sum(line.startswith("thread-pool binder=unbinds")
+               for line in lines) == 3, out
