@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "platform/affinity.h"
+
 namespace pasidbench {
 
 struct CpuTopology::HwlocHandle {
@@ -60,14 +62,12 @@ std::vector<ProcessingUnit> pus_from_hwloc(hwloc_topology_t topo, hwloc_const_bi
 
 std::vector<ProcessingUnit> pus_from_affinity(std::string* note) {
   std::vector<ProcessingUnit> out;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) {
+  const std::vector<int> cpus = allowed_cpus();
+  if (cpus.empty()) {
     *note += std::string("; sched_getaffinity: ") + std::strerror(errno);
     return out;
   }
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &set)) out.push_back({cpu, static_cast<int>(out.size()), 0});
+  for (int cpu : cpus) out.push_back({cpu, static_cast<int>(out.size()), 0});
   *note += "; cores and packages unknown (each CPU taken as its own core)";
   return out;
 }
@@ -206,14 +206,11 @@ void CpuTopology::pin_current_thread(int os_index) const {
     return;
   }
   if (hwloc_) throw PlacementError("cannot pin on a synthetic topology");
-  cpu_set_t set;
-  CPU_ZERO(&set);
   if (os_index < 0 || os_index >= CPU_SETSIZE)
     throw PlacementError("no CPU " + std::to_string(os_index));
-  CPU_SET(os_index, &set);
-  if (sched_setaffinity(0, sizeof set, &set) != 0)
+  if (int err = pin_calling_thread(os_index); err != 0)
     throw PlacementError("cannot pin to CPU " + std::to_string(os_index) + ": " +
-                         std::strerror(errno));
+                         std::strerror(err));
 }
 
 }  // namespace pasidbench

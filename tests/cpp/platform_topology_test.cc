@@ -3,9 +3,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <set>
 #include <thread>
 
+#include "platform/affinity.h"
 #include "platform/topology.h"
 
 namespace pasidbench {
@@ -79,6 +81,24 @@ TEST(HostTopology, LiveMachineHasAtLeastOneCpuAndPinsToIt) {
   });
   th.join();
   EXPECT_THROW(t.pin_current_thread(100000), PlacementError);
+}
+
+TEST(Affinity, PinsTheCallingThreadAndRestoresItsCpus) {
+  const std::vector<int> all = allowed_cpus();
+  ASSERT_FALSE(all.empty());
+  std::thread th([&] {
+    EXPECT_EQ(pin_calling_thread(all.back()), 0);
+    EXPECT_EQ(allowed_cpus(), std::vector<int>{all.back()});
+    EXPECT_EQ(sched_getcpu(), all.back());
+    EXPECT_EQ(set_allowed_cpus(all), 0);
+    EXPECT_EQ(allowed_cpus(), all);
+    EXPECT_EQ(pin_calling_thread(-1), EINVAL);
+    EXPECT_EQ(pin_calling_thread(CPU_SETSIZE), EINVAL);
+    EXPECT_EQ(set_allowed_cpus({}), EINVAL);
+    EXPECT_EQ(allowed_cpus(), all) << "a refused call changes nothing";
+  });
+  th.join();
+  EXPECT_EQ(allowed_cpus(), all) << "only the calling thread moves";
 }
 
 TEST(HostTopology, AffinityMaskIsHonoured) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <regex>
 
+#include "platform/affinity.h"
 #include "platform/child_groups.h"
 #include "platform/process.h"
 #include "platform/topology.h"
@@ -60,12 +61,7 @@ CapturedRun run_captured(const std::vector<std::string>& argv, int cpu) {
     exec_child_dies_with(parent);
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
-    if (cpu >= 0) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(cpu, &set);
-      ::sched_setaffinity(0, sizeof set, &set);
-    }
+    if (cpu >= 0) pin_calling_thread(cpu);  // no allocation between fork and exec
     ::execv(args[0], args.data());
     int e = errno;
     ssize_t ignored = ::write(exec_report[1], &e, sizeof e);

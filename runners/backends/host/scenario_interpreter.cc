@@ -22,6 +22,7 @@
 #include <span>
 #include <sstream>
 
+#include "platform/affinity.h"
 #include "platform/file_io.h"
 #include "platform/process.h"
 #include "suites/workload/scenario_toml.h"
@@ -228,14 +229,10 @@ void inject_noise(Task& task) {
       break;
     case 3:
       if (interp.options.pin_cpu < 0 && interp.allowed_cpus.size() > 1) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(interp.allowed_cpus[(r >> 8) % interp.allowed_cpus.size()], &set);
-        if (::sched_setaffinity(0, sizeof set, &set) == 0) {
+        const int cpu = interp.allowed_cpus[(r >> 8) % interp.allowed_cpus.size()];
+        if (pin_calling_thread(cpu) == 0) {
           interp.shared->noise_repins.fetch_add(1);
-          log_event(task,
-                    "noise: moved to CPU " +
-                        std::to_string(interp.allowed_cpus[(r >> 8) % interp.allowed_cpus.size()]));
+          log_event(task, "noise: moved to CPU " + std::to_string(cpu));
         }
       }
       break;
@@ -925,26 +922,20 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
   }
   // The CPUs this run may use; pin_cpu narrows them to one for every task
   // (they inherit the affinity), restored when the run is over.
-  cpu_set_t was_allowed;
-  CPU_ZERO(&was_allowed);
-  if (::sched_getaffinity(0, sizeof was_allowed, &was_allowed) != 0) {
+  const std::vector<int> was_allowed = allowed_cpus();
+  if (was_allowed.empty()) {
     result.error = std::string("sched_getaffinity: ") + std::strerror(errno);
     return result;
   }
-  std::vector<int> allowed;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &was_allowed)) allowed.push_back(c);
+  std::vector<int> allowed = was_allowed;
   if (options.pin_cpu >= 0) {
     if (std::find(allowed.begin(), allowed.end(), options.pin_cpu) == allowed.end()) {
       result.error = "pin_cpu " + std::to_string(options.pin_cpu) +
                      " is not among the CPUs this process may run on";
       return result;
     }
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(options.pin_cpu, &one);
-    if (::sched_setaffinity(0, sizeof one, &one) != 0) {
-      result.error = std::string("sched_setaffinity: ") + std::strerror(errno);
+    if (int err = pin_calling_thread(options.pin_cpu); err != 0) {
+      result.error = std::string("sched_setaffinity: ") + std::strerror(err);
       return result;
     }
     allowed = {options.pin_cpu};
@@ -1008,7 +999,7 @@ InterpreterResult run_scenario_on_host(const Scenario& scenario, TaskDevice& dev
     }
   }
   ::prctl(PR_SET_CHILD_SUBREAPER, was_subreaper);
-  if (options.pin_cpu >= 0) ::sched_setaffinity(0, sizeof was_allowed, &was_allowed);
+  if (options.pin_cpu >= 0) set_allowed_cpus(was_allowed);
 
   const auto& kinds = device.outcome_kinds();
   for (size_t i = 0; i < kinds.size(); ++i)

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "kernels/policies/policy.h"
+#include "platform/affinity.h"
 #include "platform/pasidlab_module.h"
 #include "runners/backends/backend.h"
 #include "runners/backends/host/scenario_interpreter.h"
@@ -28,20 +29,23 @@ namespace {
 // each CPU in turn makes every lazy CPU let go, so a wait for trailing
 // frees ends when they are done instead of when an idle CPU next wakes.
 void visit_every_cpu() {
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+  const std::vector<int> allowed = allowed_cpus();
+  if (allowed.empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     return;
   }
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &allowed)) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    if (sched_setaffinity(0, sizeof one, &one) == 0) sched_yield();
-  }
-  sched_setaffinity(0, sizeof allowed, &allowed);
+  for (int cpu : allowed)
+    if (pin_calling_thread(cpu) == 0) sched_yield();
+  set_allowed_cpus(allowed);
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+// Visits every CPU until `done()` or `budget` is spent.
+template <class Done>
+void settle(std::chrono::milliseconds budget, Done done) {
+  for (auto until = std::chrono::steady_clock::now() + budget;
+       !done() && std::chrono::steady_clock::now() < until;)
+    visit_every_cpu();
 }
 
 const std::vector<ParamSpec>& kmod_param_specs() {
@@ -223,11 +227,8 @@ class KmodBackend : public Backend {
     // PASIDs an earlier test left allocated (mm-lifetime frees at
     // __mmdrop(), when a lazy-TLB CPU switches away) go before the
     // snapshot, or their frees count in this test.
-    const auto settle = std::chrono::milliseconds(test.params.get_int("settle_ms"));
-    for (auto until = std::chrono::steady_clock::now() + settle;
-         pasidlab_counters().counters.at("pasid_live") > 0 &&
-         std::chrono::steady_clock::now() < until;)
-      visit_every_cpu();
+    const auto settle_budget = std::chrono::milliseconds(test.params.get_int("settle_ms"));
+    settle(settle_budget, [] { return pasidlab_counters().counters.at("pasid_live") == 0; });
     PasidlabCounters before = pasidlab_counters();
     // Runs one after another; each run's module violations are counted per
     // run (how many runs showed a mutant's violation). The settle wait comes
@@ -270,13 +271,11 @@ class KmodBackend : public Backend {
     }
     // PASIDs of exited mms go at __mmdrop(), when the last lazy-TLB CPU
     // switched away: wait for them, or the frees land in the next test.
-    auto settle_until = std::chrono::steady_clock::now() + settle;
-    PasidlabCounters after = pasidlab_counters();
-    while (after.counters.at("pasid_live") > before.counters.at("pasid_live") &&
-           std::chrono::steady_clock::now() < settle_until) {
-      visit_every_cpu();
+    PasidlabCounters after;
+    settle(settle_budget, [&] {
       after = pasidlab_counters();
-    }
+      return after.counters.at("pasid_live") <= before.counters.at("pasid_live");
+    });
     PasidlabCounters d = pasidlab_delta(before, after);
 
     ResultRecord r;

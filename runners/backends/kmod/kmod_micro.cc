@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "kernels/pasidlab/uapi/pasidlab.h"
+#include "platform/affinity.h"
 #include "platform/file_io.h"
 #include "platform/pasidlab_module.h"
 #include "platform/process.h"
@@ -38,23 +39,10 @@ int64_t now_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
-
 void pin_thread(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (::sched_setaffinity(0, sizeof set, &set) != 0)
+  if (int err = pin_calling_thread(cpu); err != 0)
     throw std::runtime_error("sched_setaffinity(" + std::to_string(cpu) +
-                             "): " + std::strerror(errno));
+                             "): " + std::strerror(err));
 }
 
 // A bound work queue in this process: the file and its portal.
