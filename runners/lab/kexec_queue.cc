@@ -201,10 +201,12 @@ int kexec_step(const std::string& out_dir, const KexecEnvironment& env, std::ost
       if (plan_uses_kmod(plan)) {
         PasidlabBuild mb =
             build_pasidlab(pk, (fs::path(out_dir) / "work" / "pasidlab" / k.name).string(), log);
-        if (mb.ko.empty())
+        if (mb.ko.empty()) {
           log << prefix << " pasidlab.ko: " << mb.why_not << " (its tests will SKIP)\n";
-        else
+          ro.extra_params["module_unavailable"] = {mb.why_not, {"kexec", 0}};
+        } else {
           ro.extra_params["module"] = {mb.ko, {"kexec", 0}};
+        }
       } else {
         ro.backends = {"host"};
       }

@@ -26,8 +26,11 @@ PasidlabBuild build_pasidlab(const PreparedKernel& kernel, const std::string& ou
   } else if (!kernel.modules_dir.empty() && fs::exists(fs::path(kernel.modules_dir) / "build")) {
     argv.insert(argv.end(), {"--kdir", (fs::path(kernel.modules_dir) / "build").string()});
   } else {
+    // A build tree is used only for a kernel on this machine (kexec);
+    // over ssh only a Debian kernel's packages can be fetched here.
     b.why_not = "no headers to build pasidlab.ko against (" + kernel.source +
-                ": not a Debian kernel, and no " + kernel.modules_dir + "/build)";
+                ": not a Debian kernel" +
+                (kernel.modules_dir.empty() ? ")" : ", and no " + kernel.modules_dir + "/build)");
     return b;
   }
   std::error_code ec;

@@ -181,7 +181,13 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
   ra.resume = !seed.empty();
   ra.filter = o.filter;
   ra.extra_params = o.extra_params;
-  if (!remote_ko.empty()) ra.extra_params["module"] = {remote_ko, {"lab", 0}};
+  // Without --backend host: the suite's kmod:<policy> tests run there too
+  // (and SKIP with the reason when no module could be built).
+  ra.host_only = !plan_uses_kmod(plan);
+  if (!remote_ko.empty())
+    ra.extra_params["module"] = {remote_ko, {"lab", 0}};
+  else if (details.contains("pasidlab"))
+    ra.extra_params["module_unavailable"] = {details["pasidlab"].value("error", ""), {"lab", 0}};
   std::vector<std::string> agent = {"./pasidbench", "lab-agent",         "--channel", "-",
                                     "--results",    "out/results.jsonl", "--"};
   for (auto& a : run_command_args(k, build_id, source, ra)) agent.push_back(a);

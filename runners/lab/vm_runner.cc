@@ -454,7 +454,10 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
     ra.emulated = true;
     ra.time_base = o.time_base;
     ra.host_only = !kmod;
-    if (!image.pasidlab_ko.empty()) ra.extra_params["module"] = {kGuestPasidlab, {"lab", 0}};
+    if (!image.pasidlab_ko.empty())
+      ra.extra_params["module"] = {kGuestPasidlab, {"lab", 0}};
+    else if (details.contains("pasidlab"))
+      ra.extra_params["module_unavailable"] = {details["pasidlab"].value("error", ""), {"lab", 0}};
     std::vector<std::string> agent = {lab.payload.binary,
                                       "lab-agent",
                                       "--channel",

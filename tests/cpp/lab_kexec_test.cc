@@ -26,7 +26,7 @@ struct PowerLost : std::runtime_error {
 // records.
 class FakeMachine {
  public:
-  FakeMachine() {
+  explicit FakeMachine(std::string suite_file = "vm-smoke.toml") : suite_file_(suite_file) {
     dir_ = fs::temp_directory_path() / ("pb-kexec-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "root/proc/sys/kernel");
@@ -77,7 +77,9 @@ class FakeMachine {
   }
   ~FakeMachine() { fs::remove_all(dir_); }
 
-  std::string suite() const { return std::string(PASIDBENCH_SOURCE_DIR) + "/suites/vm-smoke.toml"; }
+  std::string suite() const {
+    return std::string(PASIDBENCH_SOURCE_DIR) + "/suites/" + suite_file_;
+  }
   std::string out() const { return (dir_ / "out").string(); }
   std::vector<std::string> manifests() const {
     return {(dir_ / "a.toml").string(), (dir_ / "b.toml").string()};
@@ -104,6 +106,7 @@ class FakeMachine {
   std::ostringstream log;
 
  private:
+  std::string suite_file_;
   fs::path dir_;
   std::vector<TestCase> plan_;
 };
@@ -199,6 +202,25 @@ TEST(KexecQueue, AKernelThatNeverComesUpIsRecordedAndSkipped) {
   }
   EXPECT_EQ(a.back().outcome, Outcome::kCrashed);
   EXPECT_EQ(a.back().reason.rfind("kernel never reached the runner", 0), 0u);
+}
+
+TEST(KexecQueue, KmodTestsRunAndKnowWhyNoModuleCouldBeBuilt) {
+  // The kernels are bare images: no Debian packages, no build tree.
+  FakeMachine m("vm-policies.toml");
+  start_kexec_queue(m.manifests(), m.suite(), "", 1, m.out());
+  m.boot("root=/dev/vda1");
+  EXPECT_EQ(m.step(), 0);
+  m.boot("root=/dev/vda1 pasidbench.kernel=a ka=1");
+  EXPECT_EQ(m.step(), 0);
+  ASSERT_EQ(m.runs.size(), 1u);
+  EXPECT_TRUE(m.runs[0].backends.empty()) << "the suite's own host and kmod backends";
+  EXPECT_FALSE(m.runs[0].extra_params.count("module"));
+  ASSERT_TRUE(m.runs[0].extra_params.count("module_unavailable"));
+  EXPECT_NE(m.runs[0]
+                .extra_params.at("module_unavailable")
+                .value.find("no headers to build pasidlab.ko against"),
+            std::string::npos)
+      << m.runs[0].extra_params.at("module_unavailable").value;
 }
 
 TEST(KexecQueue, DryRunChangesNothing) {

@@ -147,3 +147,31 @@ def test_an_unreachable_machine_is_a_recorded_error(sshd, tmp_path):
     boot = next(t for t in tests if t["test_id"] == "boot@lab")
     assert boot["reason"].startswith(f"cannot reach {sshd['dest']}: exit 255")
     assert "Connection refused" in boot["reason"]
+
+
+def test_kmod_tests_run_there_and_skip_with_why_no_module_could_be_built(sshd, tmp_path):
+    # This machine's kernel is no Debian kernel and has no build tree: no
+    # pasidlab.ko for it. Its kmod tests are sent along all the same (not
+    # dropped by a --backend host) and each SKIPs naming why.
+    release = platform.release()
+    debian = subprocess.run(["dpkg", "-S", f"/boot/vmlinuz-{release}"],
+                            capture_output=True).returncode == 0
+    if debian or os.path.exists(f"/lib/modules/{release}/build"):
+        pytest.skip(f"kernel {release} has headers here: the lab would build pasidlab.ko "
+                    "and load it into this machine's kernel")
+    out = tmp_path / "out"
+    r = lab_ssh(sshd, "--kernels", booted_manifest(tmp_path, platform.release()),
+                "--suite", ROOT / "suites" / "vm-policies.toml", "--out", out,
+                "--filter", "clone-bind-exit")
+    assert r.returncode == 0, r.stderr
+    tests = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()
+             if json.loads(l)["record"] == "test"]
+    kmod = [t for t in tests if t["backend"].startswith("kmod:")]
+    assert sorted(t["policy"] for t in kmod) == sorted(
+        ["mm-lifetime", "mm-lifetime-lazy-gp", "resync-ipi", "task-refcount"])
+    boot = next(t for t in tests if t["test_id"] == "boot@lab")
+    why = boot["details"]["pasidlab"]["error"]
+    assert "no headers to build pasidlab.ko against" in why
+    for t in kmod:
+        assert t["outcome"] == "skip", t
+        assert t["reason"] == "no pasidlab.ko for this kernel: " + why

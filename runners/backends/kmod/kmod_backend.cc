@@ -55,6 +55,10 @@ const std::vector<ParamSpec>& kmod_param_specs() {
                         "device_delay_us when the loaded one runs anything else; empty: use the "
                         "module already loaded, which must run this policy")
           .locating(),
+      ParamSpec::String("module_unavailable", "",
+                        "set by the lab runners: why no pasidlab.ko could be built for this "
+                        "kernel; with no module loaded the tests SKIP with it")
+          .locating(),
       ParamSpec::Int("device_delay_us", 0, 0, 1000000,
                      "the emulated device executes each descriptor this long after ENQCMD (with "
                      "module=, a load parameter; else the loaded module's must match)"),
@@ -180,8 +184,10 @@ class KmodBackend : public Backend {
     }
     PasidlabInfo info = pasidlab_info();
     if (!info.loaded) {
-      *skip_reason = info.why_not;
-      return info.why_not;
+      const std::string unavailable = test.params.get("module_unavailable");
+      *skip_reason =
+          unavailable.empty() ? info.why_not : "no pasidlab.ko for this kernel: " + unavailable;
+      return *skip_reason;
     }
     if (info.policy != policy_.name) {
       *skip_reason = "pasidlab.ko is loaded with policy '" + info.policy + "', not '" +
