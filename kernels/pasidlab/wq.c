@@ -138,6 +138,16 @@ static int pl_wq_release(struct inode *inode, struct file *file)
 	unsigned long flags;
 	bool last;
 
+	/*
+	 * munmap() drops the portal count in the vma's close, after it
+	 * downgraded its mmap lock: an ENQCMD may have found the portal still
+	 * counted and not have queued its descriptor yet. Each holds the lock
+	 * for reading until it has; taking it for writing once waits for them,
+	 * so the drain sees every descriptor sent through a portal (after
+	 * munmap() returned, none can be).
+	 */
+	mmap_write_lock(b->mm);
+	mmap_write_unlock(b->mm);
 	pl_device_drain(b->pasid);
 
 	mutex_lock(&pl_mutex);
@@ -218,8 +228,8 @@ static int pl_wq_mmap(struct file *file, struct vm_area_struct *vma)
  * ENQCMD: IA32_PASID goes into the descriptor; invalid raises #GP. The
  * instruction is atomic: once munmap() of the last portal returned, no
  * descriptor can still be on its way to the queue, so the release's drain
- * sees every one. The mmap lock, which munmap() and exit_mmap() take for
- * writing, makes the emulated instruction atomic the same way.
+ * sees every one. The emulated one holds the mmap lock for reading from the
+ * portal check to the queueing, and the release waits for it (above).
  */
 static long pl_enqcmd(void __user *uarg)
 {
