@@ -42,25 +42,39 @@ static struct task_struct *pl_device_thread;
 /* A release drains the queue: it waits this long per descriptor at most. */
 #define PL_MAX_DELAY_US 1000000U
 
-int pl_device_submit(u64 msr, struct pl_mm *pm, u64 completion_addr, u64 cookie)
+/*
+ * The completion record's page, pinned; NULL when the device could not
+ * write it (read-only, unmapped): its fault at execution, as a DMA write's
+ * would be, while the ENQCMD itself succeeds. The record is 32-byte aligned
+ * (checked by the caller), so in one page. Called without the mmap lock:
+ * the slow path takes it.
+ */
+struct page *pl_pin_completion(u64 completion_addr)
+{
+	struct page *page;
+
+	if (!completion_addr ||
+	    pin_user_pages_fast(completion_addr & PAGE_MASK, 1, FOLL_WRITE, &page) != 1)
+		return NULL;
+	return page;
+}
+
+/* Queues a descriptor; cr_page (from pl_pin_completion()) is its, or unpinned. */
+int pl_device_submit(u64 msr, struct pl_mm *pm, u64 completion_addr, struct page *cr_page,
+		     u64 cookie)
 {
 	struct pl_desc *d;
 
 	d = kmalloc(sizeof(*d), GFP_KERNEL);
-	if (!d)
+	if (!d) {
+		if (cr_page)
+			unpin_user_page(cr_page);
 		return -ENOMEM;
+	}
 	d->pasid = msr;
 	d->completion_addr = completion_addr;
 	d->cookie = cookie;
-	d->cr_page = NULL;
-	/*
-	 * 32-byte aligned (checked by the caller): the record is in one page.
-	 * One the device cannot write (read-only, unmapped) is its fault at
-	 * execution, as a DMA write's would be; the ENQCMD itself succeeds.
-	 */
-	if (completion_addr &&
-	    pin_user_pages_fast(completion_addr & PAGE_MASK, 1, FOLL_WRITE, &d->cr_page) != 1)
-		d->cr_page = NULL;
+	d->cr_page = cr_page;
 	d->submit_ns = ktime_get_ns();
 	spin_lock(&pl_queue_lock);
 	if (pl_queued >= pl_wq_size) {

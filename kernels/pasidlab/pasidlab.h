@@ -226,7 +226,8 @@ int pl_wq_init(void);
 void pl_wq_exit(void);
 int pl_device_init(void);
 void pl_device_exit(void);
-int pl_device_submit(u64 msr, struct pl_mm *pm, u64 cr_addr, u64 cookie);
+struct page *pl_pin_completion(u64 completion_addr);
+int pl_device_submit(u64 msr, struct pl_mm *pm, u64 cr_addr, struct page *cr_page, u64 cookie);
 void pl_device_drain(u64 pasid);
 
 /* Policies: one file each; mutants reuse their parent's hooks. */

@@ -235,6 +235,7 @@ static long pl_enqcmd(void __user *uarg)
 {
 	struct mm_struct *mm = current->mm;
 	struct pasidlab_enqcmd req;
+	struct page *cr_page;
 	struct pl_mm *pm;
 	struct pl_task *t;
 	unsigned long flags;
@@ -255,8 +256,17 @@ static long pl_enqcmd(void __user *uarg)
 	req.msr = 0;
 	req.gp_fixed = 0;
 
-	if (mmap_read_lock_killable(mm))
+	/*
+	 * Pinned before the mmap lock: pinning may fault the page in, which
+	 * takes the lock again, and a nested read deadlocks behind a writer
+	 * (munmap, the release's wait below).
+	 */
+	cr_page = pl_pin_completion(req.completion_addr);
+	if (mmap_read_lock_killable(mm)) {
+		if (cr_page)
+			unpin_user_page(cr_page);
 		return -EINTR;
+	}
 	rcu_read_lock();
 	pm = pl_mm_lookup_rcu(mm);
 	if (pm && !refcount_inc_not_zero(&pm->ref))
@@ -299,7 +309,8 @@ static long pl_enqcmd(void __user *uarg)
 		goto out_unlock;
 	}
 	req.msr = pl_msr_value(msr);
-	ret = pl_device_submit(msr, pm, req.completion_addr, req.cookie);
+	ret = pl_device_submit(msr, pm, req.completion_addr, cr_page, req.cookie);
+	cr_page = NULL;	/* the descriptor's, or unpinned */
 	if (ret == -EAGAIN) {
 		pl_count(PASIDLAB_CTR_ENQCMD_RETRIES);
 		pl_count_mm(pm, PASIDLAB_CTR_ENQCMD_RETRIES);
@@ -310,6 +321,8 @@ static long pl_enqcmd(void __user *uarg)
 	}
 out_unlock:
 	mmap_read_unlock(mm);
+	if (cr_page)
+		unpin_user_page(cr_page);
 	pl_mm_put(pm);
 	if (ret)
 		return ret;
