@@ -267,7 +267,9 @@ std::string hostname(const fs::path& root, bool live) {
 
 }  // namespace
 
-std::string pasidbench_revision() { return PASIDBENCH_GIT_REVISION; }
+const char* build_revision();  // cmake/revision.cmake, written at build time
+
+std::string pasidbench_revision() { return build_revision(); }
 
 std::string pasidbench_home() {
   if (const char* h = std::getenv("PASIDBENCH_HOME"); h && *h) return h;

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "platform/environment.h"
 #include "platform/file_io.h"
 #include "platform/input_error.h"
 #include "runners/backends/host/scenario_interpreter.h"
@@ -16,7 +17,7 @@ int main(int argc, char** argv) {
       "Exit codes: 0 all passed (skips included), 1 a check or test failed, 2 bad input.",
       "pasidbench"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("pasidbench ") + PASIDBENCH_GIT_REVISION);
+  app.set_version_flag("--version", "pasidbench " + pasidbench::pasidbench_revision());
   int exit_code = 0;
   pasidbench::cli::add_list_command(app, exit_code);
   pasidbench::cli::add_check_command(app, exit_code);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "platform/environment.h"
 #include "platform/papi_counters.h"
 #include "suites/micro/micro_benchmarks.h"
 #include "suites/micro/micro_env.h"
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
 
   struct utsname u {};
   if (uname(&u) == 0) benchmark::AddCustomContext("kernel_release", u.release);
-  benchmark::AddCustomContext("pasidbench_revision", PASIDBENCH_GIT_REVISION);
+  benchmark::AddCustomContext("pasidbench_revision", pasidbench::pasidbench_revision());
   benchmark::AddCustomContext("topology", env.topology.summary());
   benchmark::AddCustomContext("inject_ns", std::to_string(env.inject_ns));
   if (env.inject_ns > 0)

@@ -158,3 +158,16 @@ def test_backend_checks_run_while_planning(tmp_path):
     assert res.returncode == 2
     assert "no such results file" in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_revision_is_the_tree_it_was_built_from():
+    """Baked in at every build, not at configure: a commit since then must
+    not leave records naming the older revision."""
+    if not PASIDBENCH.exists():
+        pytest.skip(f"{PASIDBENCH} not built")
+    describe = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                              cwd=ROOT, capture_output=True, text=True)
+    if describe.returncode != 0:
+        pytest.skip("not a git checkout: " + describe.stderr.strip())
+    version = subprocess.run([str(PASIDBENCH), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "pasidbench " + describe.stdout.strip()
