@@ -154,7 +154,7 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
   // kmod tests load pasidlab.ko: built here for the Debian kernel the
   // machine runs (its own header packages, fetched, never installed), copied
   // beside the bundle.
-  std::string remote_ko;
+  std::string remote_ko, module_unavailable;
   if (plan_uses_kmod(plan)) {
     PreparedKernel running;
     running.release = release;
@@ -163,6 +163,7 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
     PasidlabBuild mb = build_pasidlab(running, (work / "pasidlab").string(), log);
     if (mb.ko.empty()) {
       details["pasidlab"] = {{"error", mb.why_not}};
+      module_unavailable = mb.why_not;
       log << prefix << " pasidlab.ko: " << mb.why_not << " (its tests will SKIP)\n";
     } else {
       remote_ko = fs::path(dir).is_absolute() ? dir + "/pasidlab.ko" : "pasidlab.ko";
@@ -186,8 +187,8 @@ int run_ssh_lab(const LabOptions& o, const SshOptions& ssh, std::ostream& log) {
   ra.host_only = !plan_uses_kmod(plan);
   if (!remote_ko.empty())
     ra.extra_params["module"] = {remote_ko, {"lab", 0}};
-  else if (details.contains("pasidlab"))
-    ra.extra_params["module_unavailable"] = {details["pasidlab"].value("error", ""), {"lab", 0}};
+  else if (!module_unavailable.empty())
+    ra.extra_params["module_unavailable"] = {module_unavailable, {"lab", 0}};
   std::vector<std::string> agent = {"./pasidbench", "lab-agent",         "--channel", "-",
                                     "--results",    "out/results.jsonl", "--"};
   for (auto& a : run_command_args(k, build_id, source, ra)) agent.push_back(a);

@@ -55,7 +55,8 @@ struct GuestImage {
   std::string busybox;
   std::string init_script;
   std::vector<ModuleToLoad> modules;
-  std::string pasidlab_ko;  // built for this kernel when the suite has kmod tests
+  std::string pasidlab_ko;       // built for this kernel when the suite has kmod tests
+  std::string pasidlab_why_not;  // or why it could not be
 };
 
 // Writes the initramfs for one boot; returns its size in bytes.
@@ -412,6 +413,7 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
     PasidlabBuild mb = build_pasidlab(pk, (lab.work / "pasidlab" / k.name).string(), lab.log);
     if (mb.ko.empty()) {
       details["pasidlab"] = {{"error", mb.why_not}};
+      image.pasidlab_why_not = mb.why_not;
       lab.log << prefix << " pasidlab.ko: " << mb.why_not << " (its tests will SKIP)\n";
     } else {
       details["pasidlab"] = {{"ko", mb.ko}, {"build_s", mb.seconds}};
@@ -456,8 +458,8 @@ int run_kernel(const VmLab& lab, const KernelManifest& k, const std::vector<Test
     ra.host_only = !kmod;
     if (!image.pasidlab_ko.empty())
       ra.extra_params["module"] = {kGuestPasidlab, {"lab", 0}};
-    else if (details.contains("pasidlab"))
-      ra.extra_params["module_unavailable"] = {details["pasidlab"].value("error", ""), {"lab", 0}};
+    else if (!image.pasidlab_why_not.empty())
+      ra.extra_params["module_unavailable"] = {image.pasidlab_why_not, {"lab", 0}};
     std::vector<std::string> agent = {lab.payload.binary,
                                       "lab-agent",
                                       "--channel",
